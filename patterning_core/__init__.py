@@ -1,0 +1,21 @@
+"""patterning_core: SGLD, LLC, susceptibilities and patterning (Wang & Murfet 2026).
+
+One module per concept: :mod:`.sgld` (sampler), :mod:`.llc`, :mod:`.susceptibility`,
+:mod:`.patterning` (step and weights), :mod:`.modes` (SVD), :mod:`.training`
+(re-weighted, seed-batched training), :mod:`.loop` (the patterning controller).
+"""
+from .llc import LLCResult, llc, llc_from_losses
+from .modes import Modes, modes
+from .patterning import PatterningStep, patterning_step, reweight
+from .sgld import Samples, SGLDConfig, SGLDDivergenceError, sample, sgld_step
+from .susceptibility import Susceptibilities, susceptibilities, susceptibilities_from_stats, susceptibilities_from_traces
+from .training import TrainConfig, TrainResult, init_params, train
+
+__all__ = [
+    "LLCResult", "llc", "llc_from_losses", "Modes", "modes", "PatterningStep", "patterning_step", "reweight",
+    "Samples", "SGLDConfig", "SGLDDivergenceError", "sample", "sgld_step", "Susceptibilities", "susceptibilities",
+    "susceptibilities_from_stats", "susceptibilities_from_traces", "TrainConfig", "TrainResult", "init_params", "train",
+]
+from .loop import EventTriggered, PatterningTrajectory, Periodic, Single, Target, pattern
+
+__all__ += ["EventTriggered", "PatterningTrajectory", "Periodic", "Single", "Target", "pattern"]

@@ -1,0 +1,266 @@
+r"""Toy model of superposition (TMS) with d = 5 features in m = 2 hidden dimensions.
+
+The model (Elhage et al. 2022; the patterning post §2.1 uses it without a bias) is
+
+.. math::
+    \hat x = \mathrm{ReLU}(W^\top W x + b), \qquad W \in \mathbb{R}^{m \times d},
+
+with :math:`b = 0` unless ``TMSConfig.bias`` is set (the Chen et al. 2023 variant). Column
+:math:`W_i \in \mathbb{R}^2` is feature :math:`i`'s vector. Inputs are binary,
+:math:`x \in \{0,1\}^d`, each feature on independently with probability :math:`p = 1 - S`.
+There are only :math:`2^d = 32` input types, so the population loss is an exact finite sum
+
+.. math::
+    L_h(W) = \frac{\sum_x h_x\, \ell_x(W)}{\sum_x h_x}, \qquad
+    \ell_x(W) = \sum_i I_i\,(x_i - \hat x_i)^2 ,
+
+and with the natural weights :math:`h_x = 32\, q(x)` (mean 1) it equals
+:math:`\sum_x q(x)\,\ell_x(W)`, the expected loss under the data distribution.
+
+Input order (used by every function here): by number of active features, then by the tuple
+of active indices as ``itertools.combinations`` yields it, i.e.
+``00000, 10000, 01000, 00100, 00010, 00001, 11000, 10100, ...``. Row ``1 + i`` is the one-hot
+input :math:`e_i`.
+
+Observables (post §2.2): ``dot[i,j]`` :math:`= W_i\cdot W_j/(|W_i|_\epsilon|W_j|_\epsilon)` for
+``i < j`` in ``itertools.combinations`` order (01, 02, 03, 04, 12, ...), where
+:math:`|v|_\epsilon = \sqrt{|v|^2 + \epsilon}` keeps a dead (zero) feature finite
+(its dot products are then 0), and ``norm[i]`` :math:`= |W_i|`.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+DOT_EPS = 1e-8  # epsilon inside the norms of the dot-product observable: |v|_eps = sqrt(|v|^2 + eps)
+
+
+@dataclass(frozen=True)
+class TMSConfig:
+    """Configuration of the toy model of superposition."""
+
+    n_features: int = 5  # d: number of features (input/output dimension)
+    n_hidden: int = 2  # m: hidden dimension; 2 makes the feature vectors drawable
+    sparsity: float = 0.9  # S: each feature is active with probability p = 1 - S
+    importance: tuple[float, ...] | None = None  # I_i per feature; None means all ones (post's default)
+    bias: bool = False  # add a learned output bias b (Chen et al. 2023); the post uses no bias
+    init_scale: float = 0.01  # std of the i.i.d. Gaussian entries of W at initialisation (small init)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.sparsity < 1.0:
+            raise ValueError(f"sparsity must lie in [0, 1), got {self.sparsity}")
+        if self.importance is not None and len(self.importance) != self.n_features:
+            raise ValueError(f"importance has {len(self.importance)} entries, expected n_features={self.n_features}")
+
+    def importance_tensor(self, dtype: torch.dtype = torch.float32) -> Tensor:
+        """Importances :math:`I` as a tensor, shape ``(d,)``."""
+        if self.importance is None:
+            return torch.ones(self.n_features, dtype=dtype)
+        return torch.tensor(self.importance, dtype=dtype)
+
+
+class TMS(nn.Module):
+    """The ReLU autoencoder :math:`\\hat x = \\mathrm{ReLU}(W^\\top W x + b)`.
+
+    Parameters: ``W`` of shape ``(n_hidden, n_features)`` and, if ``config.bias``, ``b`` of
+    shape ``(n_features,)`` (initialised to zero). ``W`` entries are i.i.d.
+    :math:`\\mathcal N(0, \\texttt{init\\_scale}^2)` drawn from ``generator`` (or, when it is
+    ``None``, from torch's global generator, so callers such as ``init_params`` can seed it).
+    """
+
+    def __init__(self, config: TMSConfig = TMSConfig(), generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.config = config
+        w = torch.randn(config.n_hidden, config.n_features, generator=generator) * config.init_scale
+        self.W = nn.Parameter(w)  # (m, d)
+        if config.bias:
+            self.b = nn.Parameter(torch.zeros(config.n_features))  # (d,)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Reconstruct ``x`` of shape ``(B, d)``; returns ``(B, d)``."""
+        return reconstruct(self.W, x, self.b if self.config.bias else None)
+
+
+def reconstruct(W: Tensor, x: Tensor, b: Tensor | None = None) -> Tensor:
+    """:math:`\\mathrm{ReLU}(W^\\top W x + b)` for stacked weights.
+
+    Args:
+        W: ``(..., m, d)`` weights (leading dims e.g. chains or seeds).
+        x: ``(B, d)`` inputs.
+        b: optional ``(..., d)`` bias.
+
+    Returns:
+        ``(..., B, d)`` reconstructions.
+    """
+    if x.shape[-1] != W.shape[-1]:
+        raise ValueError(f"x has {x.shape[-1]} features (shape {tuple(x.shape)}) but W has shape {tuple(W.shape)}")
+    h = torch.einsum("...md,bd->...bm", W, x.to(W.dtype))  # (..., B, m)
+    out = torch.einsum("...bm,...md->...bd", h, W)  # (..., B, d)
+    if b is not None:
+        out = out + b.unsqueeze(-2)
+    return torch.relu(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: the 32 input types, their probabilities and the natural weights
+# ---------------------------------------------------------------------------------------------
+
+
+def input_types(d: int = 5, dtype: torch.dtype = torch.float32) -> Tensor:
+    """All :math:`2^d` binary inputs, shape ``(2**d, d)``, ordered by cardinality then by the
+    active-index tuple in ``itertools.combinations`` order (row 0 is all-zero, rows 1..d are
+    the one-hots :math:`e_0..e_{d-1}`)."""
+    rows = []
+    for k in range(d + 1):
+        for active in itertools.combinations(range(d), k):
+            row = [0.0] * d
+            for i in active:
+                row[i] = 1.0
+            rows.append(row)
+    return torch.tensor(rows, dtype=dtype)
+
+
+def input_labels(d: int = 5) -> list[str]:
+    """Bit-string labels of :func:`input_types`, e.g. ``"10100"`` (feature 0 first)."""
+    return ["".join(str(int(v)) for v in row) for row in input_types(d).tolist()]
+
+
+def input_probs(d: int = 5, sparsity: float = 0.9, dtype: torch.dtype = torch.float64) -> Tensor:
+    """:math:`q(x) = p^{|x|}(1-p)^{d-|x|}` with :math:`p = 1 - S`, shape ``(2**d,)``; sums to 1."""
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"sparsity must lie in [0, 1], got {sparsity}")
+    p = 1.0 - sparsity
+    k = input_types(d, dtype=dtype).sum(-1)  # (2**d,)
+    return p**k * (1.0 - p) ** (d - k)
+
+
+def natural_weights(d: int = 5, sparsity: float = 0.9, dtype: torch.dtype = torch.float64) -> Tensor:
+    """Natural per-sample weights :math:`h^0_x = 2^d q(x)` (mean 1), shape ``(2**d,)``.
+
+    With these weights the weighted loss :math:`\\sum_x h_x\\ell_x / \\sum_x h_x` equals the
+    population loss :math:`\\sum_x q(x)\\ell_x`.
+    """
+    q = input_probs(d, sparsity, dtype)
+    return q / q.mean()
+
+
+def tms_data(d: int = 5, dtype: torch.dtype = torch.float32) -> tuple[Tensor]:
+    """The data tuple ``(x,)`` with ``x = input_types(d)``, shape ``(2**d, d)``."""
+    return (input_types(d, dtype),)
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------------
+
+
+def per_sample_loss(model, batch: tuple[Tensor, ...]) -> Tensor:
+    """:math:`\\ell_x = \\sum_i (x_i - \\hat x_i)^2` with unit importance, shape ``(B,)``.
+
+    ``model`` is any callable ``x (B, d) -> x_hat (B, d)``; ``batch = (x,)``. Pure tensor code,
+    safe under ``torch.func.functional_call`` + ``vmap``. For other importances use
+    :func:`make_per_sample_loss`.
+    """
+    (x,) = batch
+    x_hat = model(x)  # (B, d)
+    return ((x_hat - x) ** 2).sum(-1)
+
+
+def make_per_sample_loss(importance: Tensor | tuple[float, ...] | None):
+    """A ``per_sample_loss(model, batch) -> (B,)`` computing :math:`\\sum_i I_i (x_i - \\hat x_i)^2`."""
+    if importance is None:
+        return per_sample_loss
+    imp = torch.as_tensor(importance, dtype=torch.float64).clone()  # (d,); own copy
+
+    def loss(model, batch: tuple[Tensor, ...]) -> Tensor:
+        (x,) = batch
+        x_hat = model(x)  # (B, d)
+        return (imp.to(x_hat.dtype) * (x_hat - x) ** 2).sum(-1)
+
+    return loss
+
+
+def per_input_losses(W: Tensor, x: Tensor | None = None, importance: Tensor | None = None,
+                     b: Tensor | None = None) -> Tensor:
+    """Per-input losses :math:`\\ell_x(W)` for stacked weights ``W (..., m, d)``; returns ``(..., B)``.
+
+    ``x`` defaults to all :math:`2^d` input types.
+    """
+    d = W.shape[-1]
+    x = input_types(d, W.dtype) if x is None else x.to(W.dtype)
+    imp = torch.ones(d, dtype=W.dtype) if importance is None else torch.as_tensor(importance, dtype=W.dtype)
+    return (imp * (reconstruct(W, x, b) - x) ** 2).sum(-1)  # (..., B)
+
+
+def population_loss(W: Tensor, sparsity: float, weights: Tensor | None = None,
+                    importance: Tensor | None = None, b: Tensor | None = None) -> Tensor:
+    """Exact weighted loss :math:`L_h(W) = \\sum_x h_x \\ell_x / \\sum_x h_x`, shape ``(...)``.
+
+    ``weights`` (``(2**d,)`` or ``(..., 2**d)``) default to :func:`natural_weights`, giving the
+    population loss :math:`\\sum_x q(x)\\ell_x(W)` at sparsity ``sparsity``.
+    """
+    d = W.shape[-1]
+    h = natural_weights(d, sparsity, W.dtype) if weights is None else weights.to(W.dtype)
+    if h.shape[-1] != 2**d:
+        raise ValueError(f"weights have shape {tuple(h.shape)}, expected (..., {2**d}) for d={d}")
+    losses = per_input_losses(W, None, importance, b)  # (..., 2**d)
+    return (h * losses).sum(-1) / h.sum(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Observables
+# ---------------------------------------------------------------------------------------------
+
+
+def _pairs(d: int) -> list[tuple[int, int]]:
+    return list(itertools.combinations(range(d), 2))
+
+
+def observable_names(d: int = 5) -> list[str]:
+    """Names of :func:`tms_observables`: ``dot[i,j]`` for i<j, then ``norm[i]``."""
+    return [f"dot[{i},{j}]" for i, j in _pairs(d)] + [f"norm[{i}]" for i in range(d)]
+
+
+def _weights(params: dict[str, Tensor] | Tensor) -> Tensor:
+    W = params["W"] if isinstance(params, dict) else params
+    if W.dim() < 2:
+        raise ValueError(f"W must have shape (..., n_hidden, n_features), got {tuple(W.shape)}")
+    return W
+
+
+def phi_dot(params: dict[str, Tensor] | Tensor) -> Tensor:
+    """Normalised dot products :math:`W_i\\cdot W_j / (|W_i|_\\epsilon |W_j|_\\epsilon)`, i<j.
+
+    ``params["W"]`` has shape ``(..., m, d)``; returns ``(..., d(d-1)/2)`` (10 for d = 5).
+    """
+    W = _weights(params)
+    i, j = zip(*_pairs(W.shape[-1]))
+    n = torch.sqrt((W**2).sum(-2) + DOT_EPS)  # (..., d)
+    Wi, Wj = W[..., list(i)], W[..., list(j)]  # (..., m, P)
+    return (Wi * Wj).sum(-2) / (n[..., list(i)] * n[..., list(j)])
+
+
+def phi_norm(params: dict[str, Tensor] | Tensor) -> Tensor:
+    """Feature norms :math:`|W_i|`; ``(..., m, d) -> (..., d)``."""
+    return torch.linalg.vector_norm(_weights(params), dim=-2)
+
+
+def tms_observables(params: dict[str, Tensor] | Tensor) -> Tensor:
+    """The 15 observables of post §2.2: ``[phi_dot (10), phi_norm (5)]``, shape ``(..., 15)``."""
+    return torch.cat([phi_dot(params), phi_norm(params)], dim=-1)
+
+
+def init_weights(config: TMSConfig, n: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> Tensor:
+    """``n`` independent small initialisations ``W``, shape ``(n, m, d)``, i.i.d. N(0, init_scale^2)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, config.n_hidden, config.n_features, generator=g, dtype=dtype) * config.init_scale
+
+
+__all__ = [
+    "TMSConfig", "TMS", "reconstruct", "input_types", "input_labels", "input_probs", "natural_weights",
+    "tms_data", "per_sample_loss", "make_per_sample_loss", "per_input_losses", "population_loss",
+    "observable_names", "phi_dot", "phi_norm", "tms_observables", "init_weights", "DOT_EPS",
+]

@@ -1,0 +1,332 @@
+r"""Polygon geometry of the TMS feature vectors: ideal k-gons, reading polygons off ``W``,
+the pentagon's gap patterns, and the post's glyph plots.
+
+In the polygon regime (high sparsity, post §2.1) the alive feature vectors :math:`W_i` sit at
+equal norm on the vertices of a regular k-gon and the others are dead (:math:`W_i = 0`).
+
+Gap patterns (post §5.2). An *arrangement* ``a`` puts feature ``a[p]`` at position ``p`` of a
+regular pentagon (positions counter-clockwise). Its gap pattern is the string
+:math:`g_p = \mathrm{ringdist}(a[p], a[p+1 \bmod 5]) \in \{1, 2\}`, the distance of the two
+features on the *original* ring 0-1-2-3-4. Relabelling all features by a dihedral symmetry of the
+original ring preserves every gap, so the 120 arrangements fall into 120/10 = 12 classes, one
+per pattern. The break count is the number of 2s (original neighbour pairs destroyed).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import Tensor
+
+from patterning_core.models.tms import input_types, natural_weights, reconstruct
+
+FEATURE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")  # f0, f1, ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Ideal k-gons
+# ---------------------------------------------------------------------------------------------
+
+
+def ideal_kgon(k: int, d: int = 5, assignment: tuple[int, ...] | list[int] | None = None,
+               norm: float = 1.0, rotation: float = 0.0, dtype: torch.dtype = torch.float64) -> Tensor:
+    """Weights ``(2, d)`` of a regular k-gon: feature ``assignment[p]`` at angle
+    ``rotation + 2 pi p / k`` with length ``norm``; features not in ``assignment`` are 0.
+
+    ``assignment`` defaults to ``(0, 1, ..., k-1)``. ``k = 1`` gives one feature, ``k = 2`` the
+    antipodal pair (digon).
+    """
+    assignment = tuple(range(k)) if assignment is None else tuple(int(a) for a in assignment)
+    if len(assignment) != k or len(set(assignment)) != k or not all(0 <= a < d for a in assignment):
+        raise ValueError(f"assignment {assignment} must list k={k} distinct features in [0, {d})")
+    W = torch.zeros(2, d, dtype=dtype)
+    for p, f in enumerate(assignment):
+        angle = rotation + 2 * math.pi * p / k
+        W[0, f], W[1, f] = norm * math.cos(angle), norm * math.sin(angle)
+    return W
+
+
+def optimal_scale(W: Tensor, sparsity: float, weights: Tensor | None = None,
+                  importance: Tensor | None = None) -> Tensor:
+    r"""The factor :math:`a^*` minimising the exact loss of :math:`aW` (no bias), shape ``(...)``.
+
+    Since :math:`\hat x(aW) = a^2\,\mathrm{ReLU}(W^\top W x) =: u\,c_x` the loss is quadratic in
+    :math:`u = a^2`, :math:`L(u) = \sum_x h_x \sum_i I_i (x_i - u c_{x,i})^2 / \sum h`, minimised
+    at :math:`u^* = \sum h I x c / \sum h I c^2`. ``W`` is ``(..., m, d)``.
+    """
+    d = W.shape[-1]
+    x = input_types(d, W.dtype)  # (2**d, d)
+    h = natural_weights(d, sparsity, W.dtype) if weights is None else weights.to(W.dtype)
+    imp = torch.ones(d, dtype=W.dtype) if importance is None else torch.as_tensor(importance, dtype=W.dtype)
+    c = reconstruct(W, x)  # (..., 2**d, d)
+    num = (h.unsqueeze(-1) * imp * x * c).sum((-1, -2))
+    den = (h.unsqueeze(-1) * imp * c * c).sum((-1, -2))
+    return torch.sqrt(num / den)
+
+
+def optimal_kgon(k: int, sparsity: float, d: int = 5, assignment: tuple[int, ...] | None = None,
+                 rotation: float = 0.0, weights: Tensor | None = None) -> Tensor:
+    """The regular k-gon (see :func:`ideal_kgon`) at the norm minimising the exact loss, ``(2, d)``."""
+    W = ideal_kgon(k, d, assignment, 1.0, rotation)
+    return W * optimal_scale(W, sparsity, weights)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a polygon off W
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Polygon:
+    """A polygon read from one ``W`` of shape ``(2, d)``.
+
+    Attributes:
+        k: number of alive features (norm > threshold).
+        alive: alive feature indices, ascending.
+        order: alive features in counter-clockwise angular order, starting from the smallest index.
+        angles: angle (radians, in [0, 2 pi)) of each feature in ``order``.
+        gaps: angle from ``order[p]`` to ``order[p+1]`` (cyclically), length k; sums to 2 pi.
+        regularity_error: max |gap - 2 pi / k| (0 for a regular k-gon; 0 when k <= 1).
+        norms: norms of all d features.
+    """
+
+    k: int
+    alive: tuple[int, ...]
+    order: tuple[int, ...]
+    angles: tuple[float, ...]
+    gaps: tuple[float, ...]
+    regularity_error: float
+    norms: tuple[float, ...]
+
+    def is_regular(self, tol: float = 0.1) -> bool:
+        """Whether every adjacent angle is within ``tol`` radians of 2 pi / k."""
+        return self.regularity_error <= tol
+
+
+def read_polygon(W: Tensor, threshold: float = 0.5) -> Polygon:
+    """Read the polygon of ``W`` (shape ``(2, d)``): features with norm > ``threshold`` are alive."""
+    if W.dim() != 2 or W.shape[0] != 2:
+        raise ValueError(f"read_polygon needs W of shape (2, d), got {tuple(W.shape)}")
+    Wd = W.detach().to(torch.float64)
+    norms = torch.linalg.vector_norm(Wd, dim=0)
+    alive = [i for i in range(Wd.shape[1]) if norms[i] > threshold]
+    theta = {i: math.atan2(float(Wd[1, i]), float(Wd[0, i])) % (2 * math.pi) for i in alive}
+    if not alive:
+        return Polygon(0, (), (), (), (), 0.0, tuple(norms.tolist()))
+    ccw = sorted(alive, key=lambda i: theta[i])
+    start = ccw.index(min(alive))
+    order = tuple(ccw[start:] + ccw[:start])
+    k = len(order)
+    if k == 1:
+        gaps = (2 * math.pi,)
+    else:
+        gaps = tuple((theta[order[(p + 1) % k]] - theta[order[p]]) % (2 * math.pi) for p in range(k))
+    err = 0.0 if k == 1 else max(abs(g - 2 * math.pi / k) for g in gaps)
+    return Polygon(k, tuple(alive), order, tuple(theta[i] for i in order), gaps, err, tuple(norms.tolist()))
+
+
+def count_alive(W: Tensor, threshold: float = 0.5) -> Tensor:
+    """Number of features with norm > ``threshold``; ``(..., 2, d) -> (...)`` integer tensor."""
+    return (torch.linalg.vector_norm(W, dim=-2) > threshold).sum(-1)
+
+
+def regularity(W: Tensor, threshold: float = 0.5) -> tuple[Tensor, Tensor]:
+    """Vectorised polygon reading: ``(k, err)`` for ``W`` of shape ``(..., 2, d)``.
+
+    ``k (...)`` counts features with norm > ``threshold``; ``err (...)`` is the max deviation of
+    the adjacent angles of the alive features from 2 pi / k (0 when k <= 1), as in
+    :func:`read_polygon`.
+    """
+    norms = torch.linalg.vector_norm(W, dim=-2)  # (..., d)
+    alive = norms > threshold
+    k = alive.sum(-1)  # (...)
+    theta = torch.remainder(torch.atan2(W[..., 1, :], W[..., 0, :]), 2 * math.pi)  # (..., d)
+    srt = torch.sort(torch.where(alive, theta, torch.full_like(theta, math.inf)), dim=-1).values  # alive first
+    d = W.shape[-1]
+    j = torch.arange(d)  # (d,)
+    kk = k.unsqueeze(-1)  # (..., 1)
+    nxt = torch.where(j + 1 < kk, srt.roll(-1, dims=-1), srt[..., :1] + 2 * math.pi)  # (..., d)
+    gaps = nxt - srt
+    target = 2 * math.pi / kk.clamp(min=1).to(W.dtype)
+    dev = torch.where(j < kk, (gaps - target).abs(), torch.zeros_like(gaps))
+    dev = torch.nan_to_num(dev, nan=0.0, posinf=0.0)
+    return k, dev.amax(-1)
+
+
+def classify_polygon(W: Tensor, alive: float = 0.5, dead: float = 0.2, tol: float = 0.2) -> Tensor:
+    """Polygon stage of ``W (..., 2, d)``: ``k`` when the features with norm > ``alive`` form a
+    regular k-gon (adjacent angles within ``tol`` radians of 2 pi / k) and every other feature has
+    norm < ``dead``; ``-1`` otherwise (in transit or not a polygon). ``(...)`` integer tensor."""
+    k, err = regularity(W, alive)
+    norms = torch.linalg.vector_norm(W, dim=-2)
+    clean = ((norms > alive) | (norms < dead)).all(-1) & (err <= tol)
+    return torch.where(clean, k, torch.full_like(k, -1))
+
+
+def cycle_edges(order: tuple[int, ...] | list[int]) -> frozenset[frozenset[int]]:
+    """Undirected neighbour pairs of a cyclic order (which features are adjacent)."""
+    k = len(order)
+    return frozenset(frozenset((order[p], order[(p + 1) % k])) for p in range(k) if k > 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gap patterns of the pentagon
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GapPattern:
+    """One class of pentagon arrangements under relabelling by the dihedral group of the ring.
+
+    Attributes:
+        pattern: gap string, e.g. ``"11212"`` (``g_p`` for position pairs (p, p+1)).
+        breaks: number of 2s (original neighbour pairs destroyed).
+        representative: canonical arrangement: f0 kept at position 0, fewest moved features, then
+            lexicographically first. (This matches the post's §5.2 table except for ``22121``,
+            where the post shows ``(f1 f2 f3)``, another member of the same class.)
+        cycles: the representative in cycle notation, e.g. ``"(f1 f2)"`` (feature -> new position).
+        size: number of arrangements with this pattern (10 for the pentagon).
+    """
+
+    pattern: str
+    breaks: int
+    representative: tuple[int, ...]
+    cycles: str
+    size: int
+
+
+def ring_distance(i: int, j: int, n: int = 5) -> int:
+    """Distance of positions ``i`` and ``j`` on a ring of ``n``."""
+    return min((i - j) % n, (j - i) % n)
+
+
+def gap_pattern(arrangement: tuple[int, ...] | list[int]) -> str:
+    """Gap string of an arrangement (feature ``a[p]`` at position ``p``) of a regular n-gon."""
+    n = len(arrangement)
+    return "".join(str(ring_distance(arrangement[p], arrangement[(p + 1) % n], n)) for p in range(n))
+
+
+def dihedral_group(n: int = 5) -> list[tuple[int, ...]]:
+    """The 2n symmetries of the ring 0..n-1 as permutations ``g`` (``g[i]`` is the image of i)."""
+    rotations = [tuple((i + r) % n for i in range(n)) for r in range(n)]
+    return rotations + [tuple((r - i) % n for i in range(n)) for r in range(n)]
+
+
+def cycle_notation(arrangement: tuple[int, ...] | list[int]) -> str:
+    """Cycles of the map feature -> its new position; ``"id"`` for the identity."""
+    n = len(arrangement)
+    pos = {f: p for p, f in enumerate(arrangement)}
+    seen, cycles = set(), []
+    for start in range(n):
+        if start in seen or pos[start] == start:
+            continue
+        cyc, f = [], start
+        while f not in seen:
+            seen.add(f)
+            cyc.append(f)
+            f = pos[f]
+        cycles.append("(" + " ".join(f"f{c}" for c in cyc) + ")")
+    return "".join(cycles) or "id"
+
+
+def gap_patterns(n: int = 5) -> list[GapPattern]:
+    """Enumerate all n! arrangements, group them into orbits of relabelling ``a -> g o a`` by the
+    dihedral group, and return one :class:`GapPattern` per orbit, sorted by (breaks, pattern)."""
+    group = dihedral_group(n)
+    orbits: dict[tuple[int, ...], set[tuple[int, ...]]] = {}
+    for a in itertools.permutations(range(n)):
+        orbit = frozenset(tuple(g[f] for f in a) for g in group)
+        orbits.setdefault(min(orbit), set()).update(orbit)
+    out = []
+    for orbit in orbits.values():
+        patterns = {gap_pattern(a) for a in orbit}
+        if len(patterns) != 1:
+            raise RuntimeError(f"gap pattern not invariant on an orbit: {patterns}")
+        rep = min(orbit, key=lambda a: (a[0] != 0, sum(a[p] != p for p in range(n)), a))
+        pattern = patterns.pop()
+        out.append(GapPattern(pattern, pattern.count("2"), rep, cycle_notation(rep), len(orbit)))
+    return sorted(out, key=lambda g: (g.breaks, g.pattern))
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------------------------
+
+
+def _color(i: int) -> str:
+    return FEATURE_COLORS[i % len(FEATURE_COLORS)]
+
+
+def plot_glyph(W: Tensor, ax: plt.Axes | None = None, title: str | None = None, radius: float = 1.2,
+               labels: bool = False) -> plt.Axes:
+    """The post's glyph: each feature vector ``W[:, i]`` (``W`` is ``(2, d)``) as a line from the
+    origin with a coloured dot at its tip, over a light unit circle."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.2, 2.2))
+    Wn = W.detach().to(torch.float64).cpu().numpy()
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(t), np.sin(t), color="0.85", lw=0.8, zorder=0)
+    for i in range(Wn.shape[1]):
+        ax.plot([0, Wn[0, i]], [0, Wn[1, i]], color="0.3", lw=1.2, zorder=1)
+        ax.scatter(Wn[0, i], Wn[1, i], color=_color(i), s=28, zorder=2)
+        if labels:
+            ax.annotate(f"f{i}", (Wn[0, i], Wn[1, i]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlim(-radius, radius)
+    ax.set_ylim(-radius, radius)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for s in ax.spines.values():
+        s.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def plot_glyph_strip(Ws: list[Tensor] | Tensor, titles: list[str] | None = None, size: float = 2.0,
+                     **kwargs) -> plt.Figure:
+    """A row of glyphs, one per ``W`` of shape ``(2, d)`` (a list or a ``(n, 2, d)`` tensor)."""
+    Ws = list(Ws)
+    fig, axes = plt.subplots(1, len(Ws), figsize=(size * len(Ws), size), squeeze=False)
+    for j, (ax, W) in enumerate(zip(axes[0], Ws)):
+        plot_glyph(W, ax, None if titles is None else titles[j], **kwargs)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sample_cloud(samples: Tensor, values: Tensor | None = None, ax: plt.Axes | None = None,
+                      anchor: Tensor | None = None, features: list[int] | None = None, cmap: str = "Greys",
+                      radius: float = 1.3, s: float = 3.0) -> plt.Axes:
+    """SGLD sample clouds: each draw's feature tips as points, shaded by ``values`` (e.g. loss).
+
+    Args:
+        samples: ``(n, 2, d)`` draws of ``W`` (flatten chains and draws first).
+        values: ``(n,)`` shade per draw (darker = larger); ``None`` colours points by feature.
+        anchor: optional ``(2, d)`` centre ``w*``, drawn as a glyph on top.
+        features: which features to draw (default all).
+    """
+    if samples.dim() != 3 or samples.shape[1] != 2:
+        raise ValueError(f"samples must have shape (n, 2, d), got {tuple(samples.shape)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3, 3))
+    S = samples.detach().to(torch.float64).cpu().numpy()
+    feats = range(S.shape[2]) if features is None else features
+    v = None if values is None else values.detach().to(torch.float64).cpu().numpy().reshape(-1)
+    if v is not None and v.shape[0] != S.shape[0]:
+        raise ValueError(f"values has {v.shape[0]} entries but samples has {S.shape[0]} draws")
+    for i in feats:
+        if v is None:
+            ax.scatter(S[:, 0, i], S[:, 1, i], s=s, color=_color(i), alpha=0.3, lw=0)
+        else:
+            ax.scatter(S[:, 0, i], S[:, 1, i], s=s, c=v, cmap=cmap, lw=0)
+    if anchor is not None:
+        plot_glyph(anchor, ax, radius=radius)
+    else:
+        ax.set_xlim(-radius, radius)
+        ax.set_ylim(-radius, radius)
+        ax.set_aspect("equal")
+    return ax

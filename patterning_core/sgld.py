@@ -1,0 +1,320 @@
+r"""SGLD on the localized tempered posterior, all chains in one vectorized step.
+
+The target is
+
+.. math::
+    p_h(w) \propto \exp\!\Big(-n\beta\, L_h(w) - \tfrac{\gamma}{2}\lVert w - w^*\rVert^2\Big),
+    \qquad L_h(w) = \frac{\sum_i h_i\, \ell_i(w)}{\sum_i h_i},
+
+with per-sample weights :math:`h` (``h = 1`` is the natural distribution). One step is
+
+.. math::
+    \Delta w = -\frac{\varepsilon}{2}\big(n\beta\,\nabla L_h(w) + \gamma (w - w^*)\big) + \sqrt{\varepsilon}\,\xi,
+    \qquad \xi \sim \mathcal N(0, I),
+
+(Welling & Teh 2011; the localized form of Lau et al. 2023). The loop is thin: it picks each
+chain's minibatch, evaluates the loss of every chain at once (``torch.func.vmap`` of
+``functional_call`` over a leading chain dimension of the parameters; one backward pass of the
+chain-summed loss gives every chain's own gradient), calls :func:`sgld_step`, and hands each recorded
+draw to :class:`~patterning_core.stats.DrawStats`, which keeps running sums instead of traces.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+from tqdm import tqdm
+
+from .stats import DrawStats
+
+Batch = tuple[Tensor, ...]
+PerSampleLoss = Callable[[Callable[..., Tensor], Batch], Tensor]
+Observables = Callable[[dict[str, Tensor]], Tensor]
+Params = dict[str, Tensor]
+
+
+class SGLDDivergenceError(RuntimeError):
+    """SGLD produced a non-finite or exploding loss."""
+
+
+@dataclass(frozen=True)
+class SGLDConfig:
+    """Hyperparameters of one SGLD run (devinterp's names in brackets)."""
+
+    step_size: float = 1e-3  # ε [lr]: smaller is more accurate and mixes slower
+    nbeta: float = 30.0  # nβ: inverse temperature times sample size
+    gamma: float = 100.0  # γ [localization]: pull towards w*; 0 = no localization
+    num_chains: int = 4  # independent chains, advanced together as one batch
+    num_draws: int = 200  # recorded draws per chain, after burn-in
+    num_burnin: int = 100  # steps discarded before the first draw (never in any estimate)
+    thin: int = 1  # steps between recorded draws
+    batch_size: int | None = None  # None: full batch; else each chain draws its own minibatch
+    blowup: float | None = None  # divergence if nβ(L - L*) exceeds this; None: 1e3·max(1, d)
+
+    def __post_init__(self) -> None:
+        for name in ("step_size", "nbeta"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"SGLDConfig.{name} must be > 0, got {getattr(self, name)}")
+        if self.gamma < 0:
+            raise ValueError(f"SGLDConfig.gamma must be >= 0, got {self.gamma}")
+        for name in ("num_chains", "num_draws", "thin"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"SGLDConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.num_burnin < 0:
+            raise ValueError(f"SGLDConfig.num_burnin must be >= 0, got {self.num_burnin}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"SGLDConfig.batch_size must be >= 1 or None, got {self.batch_size}")
+
+    @property
+    def num_steps(self) -> int:
+        return self.num_burnin + self.num_draws * self.thin
+
+
+@dataclass(frozen=True)
+class Samples:
+    """What one SGLD run recorded. Estimators (:func:`~patterning_core.llc.llc`,
+    :func:`~patterning_core.susceptibility.susceptibilities`) are pure functions of it."""
+
+    config: SGLDConfig
+    loss_trace: Tensor  # (chains, draws) training loss L_h at each recorded draw
+    anchor_loss: float  # L_h(w*)
+    obs_trace: Tensor | None  # (chains, draws, K) observables, if kept
+    probe_trace: Tensor | None  # (chains, draws, P) probe losses, if kept
+    stats: DrawStats  # running sums of observables and probe losses, per chain
+    weights_sum: float  # Σ_i h_i
+    num_sampled: int  # number of sampled (unfrozen) scalar parameters
+    observable_is_loss: bool  # True when no observables were given (φ = L)
+
+    @property
+    def beta_eff(self) -> float:
+        """β in χ = −β·Cov[φ, ℓ_i − L]: nβ / Σ_i h_i (= β for h = 1)."""
+        return self.config.nbeta / self.weights_sum
+
+
+def sgld_step(
+    w: Tensor, grad: Tensor, anchor: Tensor, noise: Tensor, *, step_size: float, nbeta: float, gamma: float
+) -> Tensor:
+    r"""One SGLD update of a parameter tensor (pure; any leading chain dimension).
+
+    .. math::
+        w' = w - \frac{\varepsilon}{2}\big(n\beta\,\nabla L_h(w) + \gamma (w - w^*)\big) + \sqrt{\varepsilon}\,\xi
+
+    Args:
+        w: current position, e.g. ``(chains, *shape)``.
+        grad: :math:`\nabla L_h(w)`, same shape as ``w``.
+        anchor: :math:`w^*`, broadcastable to ``w``.
+        noise: :math:`\xi`, standard normal, same shape as ``w`` (zeros give a gradient step).
+    """
+    drift = nbeta * grad + gamma * (w - anchor)  # the one place nβ and γ enter
+    return w - 0.5 * step_size * drift + math.sqrt(step_size) * noise
+
+
+def sample(
+    model: nn.Module,
+    per_sample_loss: PerSampleLoss,
+    data: Batch,
+    *,
+    config: SGLDConfig = SGLDConfig(),
+    weights: Tensor | None = None,
+    observables: Observables | None = None,
+    probe: Batch | None = None,
+    restrict: Sequence[str] | Mapping[str, Tensor] | None = None,
+    params: Mapping[str, Tensor] | None = None,
+    seed: int = 0,
+    generator: torch.Generator | None = None,
+    probe_batch_size: int | None = None,
+    keep_probe_traces: bool = False,
+    keep_obs_traces: bool = True,
+    anchor_loss: float | None = None,
+    progress: bool = True,
+) -> Samples:
+    r"""Draw from the localized tempered posterior around ``params`` (default: the model's own).
+
+    Args:
+        model: any ``nn.Module``; its forward runs through ``functional_call`` vmapped over chains.
+        per_sample_loss: ``f(model_fn, batch) -> (B, ...)``; trailing dims are averaged for the
+            training loss and flattened for probe losses.
+        data: tuple of tensors with a common leading sample dimension ``n``.
+        weights: per-sample weights ``h`` of shape ``(n,)`` (non-negative, not all zero).
+        observables: ``φ(params) -> (chains, K)`` on parameters stacked over chains; ``None``
+            records the training loss as the single observable (``K = 1``).
+        probe: batch whose per-sample losses :math:`\ell_i` are recorded at every draw (default
+            ``data``).
+        restrict: sample only these parameters (names), or parameter → boolean mask
+            broadcastable to ``(chains, *shape)``; all others stay at ``w*``.
+        seed / generator: randomness; the same seed gives the same numbers on CPU.
+        anchor_loss: :math:`L_h(w^*)` if known; otherwise computed exactly on ``data``.
+    """
+    device = next(model.parameters()).device
+    n = _check_data(data)
+    h = _check_weights(weights, n, device)
+    probe = data if probe is None else probe
+    _check_data(probe, name="probe")
+    gen = generator if generator is not None else torch.Generator(device=device).manual_seed(seed)
+    c = config.num_chains
+
+    anchor = {k: v.detach() for k, v in (params or dict(model.named_parameters())).items()}
+    masks = _masks(restrict, anchor, c)
+    buffers = dict(model.named_buffers())
+    frozen = {k: v for k, v in anchor.items() if k not in masks}
+    w = {k: anchor[k].expand(c, *anchor[k].shape).clone() for k in masks}  # (chains, *shape)
+    num_sampled = sum(int(m.expand(c, *anchor[k].shape)[0].sum()) for k, m in masks.items())
+
+    def weighted_loss(wc: Params, batch: Batch, hb: Tensor, h_norm: Tensor) -> Tensor:
+        per = _per_sample(model, per_sample_loss, {**frozen, **wc}, buffers, batch)  # (B,)
+        return (hb * per).sum() / h_norm
+
+    full = config.batch_size is None
+    loss_fn = vmap(weighted_loss, in_dims=(0, None if full else 0, None if full else 0, None))
+    probe_fn = vmap(lambda wc, b: _per_sample(model, per_sample_loss, {**frozen, **wc}, buffers, b, flat=True), in_dims=(0, None))
+
+    if anchor_loss is None:
+        anchor_loss = _anchor_loss(model, per_sample_loss, anchor, buffers, data, h, config.batch_size)
+    blowup = config.blowup if config.blowup is not None else 1e3 * max(1, num_sampled)
+
+    stats: DrawStats | None = None
+    loss_trace, obs_trace, probe_trace = [], [], []
+    first_bad = torch.full((), -1, dtype=torch.long, device=device)
+    steps = tqdm(range(config.num_steps), desc="SGLD", disable=not progress, leave=False)
+    for step in steps:
+        if full:
+            batch, hb, h_norm = data, h, h.sum()
+        else:
+            idx = torch.randint(n, (c, config.batch_size), generator=gen, device=device)  # (chains, B)
+            batch, hb, h_norm = tuple(t[idx] for t in data), h[idx], config.batch_size * h.mean()
+        w = {name: v.requires_grad_(True) for name, v in w.items()}
+        loss = loss_fn(w, batch, hb, h_norm)  # (chains,); chains are independent, so
+        grads = dict(zip(w, torch.autograd.grad(loss.sum(), list(w.values()))))  # ∇ of the sum = per-chain ∇L_h
+        loss = loss.detach()
+
+        bad = ~torch.isfinite(loss) | (config.nbeta * (loss - anchor_loss) > blowup)
+        first_bad = torch.where((first_bad < 0) & bad.any(), torch.tensor(step, device=device), first_bad)
+        if step % 25 == 0 or step == config.num_steps - 1:
+            _raise_if_diverged(int(first_bad), loss, config)
+
+        k = step - config.num_burnin
+        if k >= 0 and k % config.thin == 0:
+            with torch.no_grad():
+                stacked = {**{name: v.expand(c, *v.shape) for name, v in frozen.items()}, **{k: v.detach() for k, v in w.items()}}
+                phi = loss[:, None] if observables is None else _check_obs(observables(stacked), c)
+                ell = torch.cat([probe_fn(stacked, chunk) for chunk in _chunks(probe, probe_batch_size)], dim=1)
+            stats = DrawStats.start(phi, ell, loss) if stats is None else stats
+            stats.update(phi, ell, loss)
+            loss_trace.append(loss.detach())
+            if keep_obs_traces:
+                obs_trace.append(phi.detach())
+            if keep_probe_traces:
+                probe_trace.append(ell.detach())
+
+        noise = {name: torch.randn(v.shape, generator=gen, device=device, dtype=v.dtype) for name, v in w.items()}
+        w = {
+            name: torch.where(
+                masks[name],
+                sgld_step(v, grads[name], anchor[name], noise[name], step_size=config.step_size, nbeta=config.nbeta, gamma=config.gamma),
+                v,
+            ).detach()
+            for name, v in w.items()
+        }
+
+    return Samples(
+        config=config,
+        loss_trace=torch.stack(loss_trace, dim=1),
+        anchor_loss=float(anchor_loss),
+        obs_trace=torch.stack(obs_trace, dim=1) if keep_obs_traces else None,
+        probe_trace=torch.stack(probe_trace, dim=1) if keep_probe_traces else None,
+        stats=stats,
+        weights_sum=float(h.sum()),
+        num_sampled=num_sampled,
+        observable_is_loss=observables is None,
+    )
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _per_sample(model: nn.Module, per_sample_loss: PerSampleLoss, params: Params, buffers: Params, batch: Batch, flat: bool = False) -> Tensor:
+    """Per-sample losses (B,) — or (B·rest,) with ``flat`` — of one chain's parameters."""
+
+    def model_fn(*args, **kwargs):
+        return functional_call(model, (params, buffers), args, kwargs)
+
+    per = per_sample_loss(model_fn, batch)
+    return per.reshape(-1) if flat else per.reshape(per.shape[0], -1).mean(dim=1)
+
+
+def _anchor_loss(model, per_sample_loss, anchor, buffers, data, h, batch_size) -> float:
+    """L_h(w*) on the whole data set, in chunks of ``batch_size``."""
+    with torch.no_grad():
+        per = torch.cat([_per_sample(model, per_sample_loss, anchor, buffers, b) for b in _chunks(data, batch_size)])
+    return float((h * per).sum() / h.sum())
+
+
+def _chunks(batch: Batch, size: int | None):
+    n = batch[0].shape[0]
+    size = n if size is None else size
+    for start in range(0, n, size):
+        yield tuple(t[start : start + size] for t in batch)
+
+
+def _check_data(data: Batch, name: str = "data") -> int:
+    if not isinstance(data, tuple) or not data or not all(isinstance(t, Tensor) for t in data):
+        raise TypeError(f"{name} must be a non-empty tuple of tensors, got {type(data).__name__}")
+    sizes = [t.shape[0] for t in data]
+    if len(set(sizes)) != 1:
+        raise ValueError(f"{name} tensors must share their leading (sample) dimension, got shapes {[tuple(t.shape) for t in data]}")
+    return sizes[0]
+
+
+def _check_weights(weights: Tensor | None, n: int, device: torch.device) -> Tensor:
+    if weights is None:
+        return torch.ones(n, device=device)
+    h = torch.as_tensor(weights, dtype=torch.get_default_dtype(), device=device)
+    if h.shape != (n,):
+        raise ValueError(f"weights must have shape ({n},) to match data, got {tuple(h.shape)}")
+    if not torch.isfinite(h).all() or (h < 0).any():
+        raise ValueError("weights must be finite and non-negative")
+    if h.sum() <= 0:
+        raise ValueError("weights are all zero: the weighted loss is undefined")
+    return h
+
+
+def _masks(restrict, anchor: Params, chains: int) -> dict[str, Tensor]:
+    """Boolean mask per sampled parameter, broadcastable to (chains, *shape)."""
+    if restrict is None:
+        return {k: torch.ones((), dtype=torch.bool, device=v.device) for k, v in anchor.items()}
+    items = restrict.items() if isinstance(restrict, Mapping) else ((k, None) for k in restrict)
+    masks = {}
+    for name, mask in items:
+        if name not in anchor:
+            raise KeyError(f"restrict names unknown parameter {name!r}; parameters are {sorted(anchor)}")
+        shape = anchor[name].shape
+        if mask is None:
+            mask = torch.ones((), dtype=torch.bool)
+        mask = torch.as_tensor(mask, dtype=torch.bool, device=anchor[name].device)
+        try:
+            torch.broadcast_shapes(mask.shape, (chains, *shape))
+        except RuntimeError:
+            raise ValueError(f"mask for {name!r} has shape {tuple(mask.shape)}, not broadcastable to (chains, *shape) = {(chains, *shape)}") from None
+        masks[name] = mask
+    if not masks:
+        raise ValueError("restrict selects no parameters")
+    return masks
+
+
+def _check_obs(phi: Tensor, chains: int) -> Tensor:
+    if phi.ndim != 2 or phi.shape[0] != chains:
+        raise ValueError(f"observables must return shape (chains, K) = ({chains}, K), got {tuple(phi.shape)}")
+    return phi
+
+
+def _raise_if_diverged(first_bad: int, loss: Tensor, config: SGLDConfig) -> None:
+    if first_bad < 0:
+        return
+    raise SGLDDivergenceError(
+        f"SGLD diverged at step {first_bad} (loss now {loss.tolist()[:4]}...): step size ε={config.step_size}, "
+        f"nβ={config.nbeta}, γ={config.gamma}. Lower the step size ε, or raise γ to localize more strongly."
+    )

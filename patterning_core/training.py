@@ -1,0 +1,147 @@
+r"""Re-weighted training, many seeds as one batched computation.
+
+Each seed ``s`` minimizes its own weighted loss
+
+.. math::
+    L^{(s)}_h(w_s) = \frac{\sum_i h_{s,i}\,\ell_i(w_s)}{\sum_i h_{s,i}}.
+
+The parameters of all seeds are stacked along a leading dimension and the forward runs through
+``torch.func.functional_call`` vmapped over it. The optimizer sees :math:`\sum_s L^{(s)}`; since
+its gradient with respect to :math:`w_s` is :math:`\nabla L^{(s)}` and SGD/Adam/AdamW act
+elementwise, every seed follows exactly the trajectory it would follow alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.func import vmap
+from tqdm import tqdm
+
+from .sgld import Batch, Params, PerSampleLoss, _check_data, _per_sample
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimizer settings for :func:`train`."""
+
+    steps: int = 1000  # optimizer steps
+    lr: float = 1e-3  # learning rate
+    optimizer: Literal["sgd", "adam", "adamw"] = "adam"  # elementwise optimizers keep seeds independent
+    batch_size: int | None = None  # None: full batch; else each seed draws its own minibatch
+    weight_decay: float = 0.0  # L2 (sgd, adam) or decoupled (adamw) decay
+    momentum: float = 0.0  # SGD momentum
+    log_every: int = 1  # record the loss every this many steps
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.lr <= 0 or self.log_every < 1:
+            raise ValueError(f"invalid TrainConfig: {self}")
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise ValueError(f"optimizer must be 'sgd', 'adam' or 'adamw', got {self.optimizer!r}")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    params: Params  # name -> (seeds, *shape), final parameters
+    loss_trace: Tensor  # (seeds, logged) weighted training loss
+    logged_steps: Tensor  # (logged,) step index of each logged loss
+    checkpoints: list[tuple[int, Params]]  # (step, params) every checkpoint_every steps, incl. step 0
+
+    def seed(self, s: int) -> Params:
+        """The final parameters of seed ``s`` (an anchor for :func:`~patterning_core.sgld.sample`)."""
+        return {k: v[s] for k, v in self.params.items()}
+
+
+def init_params(factory: Callable[[], nn.Module], seeds: Sequence[int]) -> Params:
+    """Stack the parameters of ``factory()`` built under each seed: name -> (seeds, *shape).
+
+    The global RNG is forked, so the caller's random state is untouched.
+    """
+    models = []
+    for s in seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(s))
+            models.append(factory())
+    return {k: torch.stack([dict(m.named_parameters())[k].detach() for m in models]) for k, _ in models[0].named_parameters()}
+
+
+def train(
+    model: nn.Module,
+    per_sample_loss: PerSampleLoss,
+    data: Batch,
+    *,
+    config: TrainConfig = TrainConfig(),
+    params: Params | None = None,
+    weights: Tensor | None = None,
+    seed: int = 0,
+    checkpoint_every: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train stacked parameters ``params`` (name -> (seeds, *shape)) on the weighted loss.
+
+    Args:
+        model: module whose forward is used (its own parameters are not modified).
+        params: initial parameters stacked over seeds (see :func:`init_params`); default: the
+            model's own parameters as a single seed.
+        weights: ``(n,)`` shared by all seeds or ``(seeds, n)`` one row per seed; default ones.
+        seed: seeds the minibatch draws (each seed draws its own minibatches).
+    """
+    n = _check_data(data)
+    device = next(model.parameters()).device
+    if params is None:
+        params = {k: v.detach()[None] for k, v in model.named_parameters()}
+    num_seeds = next(iter(params.values())).shape[0]
+    h = torch.ones(n, device=device) if weights is None else torch.as_tensor(weights, dtype=torch.get_default_dtype(), device=device)
+    if h.shape not in ((n,), (num_seeds, n)):
+        raise ValueError(f"weights must have shape ({n},) or ({num_seeds}, {n}), got {tuple(h.shape)}")
+    if (h < 0).any() or not torch.isfinite(h).all() or (h.sum(-1) <= 0).any():
+        raise ValueError("weights must be finite, non-negative and not all zero")
+    h = h.expand(num_seeds, n)  # (seeds, n)
+    buffers = dict(model.named_buffers())
+    leaves = {k: v.detach().clone().to(device).requires_grad_(True) for k, v in params.items()}
+    opt = _optimizer(config, list(leaves.values()))
+    gen = torch.Generator(device=device).manual_seed(seed)
+
+    def seed_loss(p: Params, batch: Batch, hb: Tensor) -> Tensor:
+        per = _per_sample(model, per_sample_loss, p, buffers, batch)  # (B,)
+        return (hb * per).sum() / hb.sum()
+
+    full = config.batch_size is None
+    loss_fn = vmap(seed_loss, in_dims=(0, None if full else 0, 0))
+    losses, logged, checkpoints = [], [], []
+    for step in tqdm(range(config.steps + 1), desc="train", disable=not progress, leave=False):
+        if checkpoint_every and step % checkpoint_every == 0:
+            checkpoints.append((step, {k: v.detach().clone() for k, v in leaves.items()}))
+        if full:
+            batch, hb = data, h
+        else:
+            idx = torch.randint(n, (num_seeds, config.batch_size), generator=gen, device=device)  # (seeds, B)
+            batch, hb = tuple(t[idx] for t in data), torch.gather(h, 1, idx)
+        per_seed = loss_fn(leaves, batch, hb)  # (seeds,)
+        if step % config.log_every == 0:
+            losses.append(per_seed.detach())
+            logged.append(step)
+        if step == config.steps:
+            break
+        if not torch.isfinite(per_seed).all():
+            bad = (~torch.isfinite(per_seed)).nonzero().squeeze(1).tolist()
+            raise FloatingPointError(f"training loss is not finite at step {step} for seeds {bad} (lr={config.lr})")
+        opt.zero_grad(set_to_none=True)
+        per_seed.sum().backward()
+        opt.step()
+    return TrainResult(
+        params={k: v.detach() for k, v in leaves.items()},
+        loss_trace=torch.stack(losses, dim=1),
+        logged_steps=torch.tensor(logged),
+        checkpoints=checkpoints,
+    )
+
+
+def _optimizer(config: TrainConfig, leaves: list[Tensor]) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(leaves, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(leaves, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(leaves, lr=config.lr, weight_decay=config.weight_decay)
