@@ -10,19 +10,24 @@ regular pentagon (positions counter-clockwise). Its gap pattern is the string
 features on the *original* ring 0-1-2-3-4. Relabelling all features by a dihedral symmetry of the
 original ring preserves every gap, so the 120 arrangements fall into 120/10 = 12 classes, one
 per pattern. The break count is the number of 2s (original neighbour pairs destroyed).
+What the observables ``phi_dot`` see is coarser in a different way: only which features are
+adjacent (an undirected cycle, :func:`pentagon_targets`), so an arrangement and its mirror image
+read in the other direction are one target although their gap strings differ. Both views give
+12 classes with break counts {0: 1, 2: 5, 3: 5, 5: 1}; counts 1 and 4 never occur.
 """
 from __future__ import annotations
 
 import itertools
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import Tensor
 
-from patterning_core.models.tms import input_types, natural_weights, reconstruct
+from patterning_core.models.tms import input_types, natural_weights, population_loss, reconstruct
 
 FEATURE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")  # f0, f1, ...
 
@@ -73,6 +78,45 @@ def optimal_kgon(k: int, sparsity: float, d: int = 5, assignment: tuple[int, ...
     """The regular k-gon (see :func:`ideal_kgon`) at the norm minimising the exact loss, ``(2, d)``."""
     W = ideal_kgon(k, d, assignment, 1.0, rotation)
     return W * optimal_scale(W, sparsity, weights)
+
+
+class DeadFeatureExpansion(NamedTuple):
+    """Loss near a k-gon with one dead feature at :math:`r(\\cos\\theta, \\sin\\theta)`:
+    :math:`L(r,\\theta) - L(0) \\approx a(\\theta)\\,r + b(\\theta)\\,r^2`, per unit of ``scale``."""
+
+    theta: Tensor  # (n,) angles
+    slope: Tensor  # (n,) a(theta) / scale
+    curvature: Tensor  # (n,) b(theta) / scale
+
+
+def dead_feature_expansion(k: int, sparsity: float, d: int = 5, n_theta: int = 360, r: float = 1e-4,
+                           weights: Tensor | None = None) -> DeadFeatureExpansion:
+    r"""Fit :math:`a(\theta) r + b(\theta) r^2` to the exact loss when feature ``k`` (dead) of the
+    unit k-gon on features ``0..k-1`` is moved to radius ``r`` and ``2r`` at angle ``theta``.
+
+    Results are divided by :math:`q(e_i) = p(1-p)^{d-1}` (or, with ``weights``, by the weight
+    share of one one-hot input), so in the one-hot limit :math:`S \to 1` they read in units of one
+    one-hot input: then :math:`a = 0` and :math:`b = -2 + 2\sum_j \mathrm{ReLU}(\cos(\theta-\phi_j))^2`
+    (-2 sin^2 theta for the digon, in [-1, 0] for the triangle, 0 for the square: the post's
+    :math:`H = 1 + r^4`). Pair inputs add a negative slope :math:`a \propto p/(1-p)`.
+    """
+    if not 1 <= k < d:
+        raise ValueError(f"need 1 <= k < d so that feature k is a dead feature; got k={k}, d={d}")
+    W0 = ideal_kgon(k, d)
+    theta = torch.linspace(0, 2 * math.pi, n_theta + 1, dtype=torch.float64)[:-1]  # (n,)
+    h = natural_weights(d, sparsity) if weights is None else weights.to(torch.float64)
+    scale = float(h[1] / h.sum())  # weight share of the one-hot e_0 (row 1 of input_types)
+
+    def excess(rad: float) -> Tensor:  # (n,)
+        dead = torch.stack([rad * torch.cos(theta), rad * torch.sin(theta)], -1)  # (n, 2)
+        rest = W0[:, k + 1:].expand(n_theta, 2, d - k - 1)
+        W = torch.cat([W0[:, :k].expand(n_theta, 2, k), dead.unsqueeze(-1), rest], -1)  # (n, 2, d)
+        return population_loss(W, sparsity, h) - population_loss(W0, sparsity, h)
+
+    l1, l2 = excess(r), excess(2 * r)
+    b = (l2 / (2 * r) - l1 / r) / r
+    a = l1 / r - b * r
+    return DeadFeatureExpansion(theta, a / scale, b / scale)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +211,33 @@ def classify_polygon(W: Tensor, alive: float = 0.5, dead: float = 0.2, tol: floa
     return torch.where(clean, k, torch.full_like(k, -1))
 
 
+@dataclass(frozen=True)
+class Stage:
+    """A run of identical stage labels: label ``k`` from step ``start`` for ``length`` steps."""
+
+    k: int
+    start: int
+    length: int
+
+
+def stage_runs(labels: Tensor | list[int], min_length: int = 1, skip: tuple[int, ...] = (-1,)) -> list[Stage]:
+    """Runs of equal labels (e.g. :func:`classify_polygon` over training, shape ``(steps,)``) of at
+    least ``min_length`` steps, skipping labels in ``skip``; consecutive runs with the same label
+    (separated only by dropped runs) are merged into one stage spanning both."""
+    seq = labels.tolist() if isinstance(labels, Tensor) else list(labels)
+    runs: list[Stage] = []
+    start = 0
+    for t in range(1, len(seq) + 1):
+        if t == len(seq) or seq[t] != seq[start]:
+            if seq[start] not in skip and t - start >= min_length:
+                if runs and runs[-1].k == seq[start]:
+                    runs[-1] = Stage(seq[start], runs[-1].start, t - runs[-1].start)
+                else:
+                    runs.append(Stage(seq[start], start, t - start))
+            start = t
+    return runs
+
+
 def cycle_edges(order: tuple[int, ...] | list[int]) -> frozenset[frozenset[int]]:
     """Undirected neighbour pairs of a cyclic order (which features are adjacent)."""
     k = len(order)
@@ -250,6 +321,40 @@ def gap_patterns(n: int = 5) -> list[GapPattern]:
         pattern = patterns.pop()
         out.append(GapPattern(pattern, pattern.count("2"), rep, cycle_notation(rep), len(orbit)))
     return sorted(out, key=lambda g: (g.breaks, g.pattern))
+
+
+@dataclass(frozen=True)
+class PentagonTarget:
+    """One observably distinct regular pentagon: a cyclic order of the features up to rotation and
+    reflection of the *positions* (``a -> a o g``), i.e. an undirected Hamiltonian cycle.
+
+    All arrangements of one target have the same ``phi_dot`` (adjacent pairs at cos 72 deg, the
+    rest at cos 144 deg). Attributes: ``edges`` (adjacent feature pairs), ``breaks`` (edges not in
+    the original ring 0-1-2-3-4), ``arrangement`` (canonical: starts with f0, lexicographically
+    first), ``size`` (arrangements realising it, 10).
+    """
+
+    edges: frozenset[frozenset[int]]
+    breaks: int
+    arrangement: tuple[int, ...]
+    size: int
+
+
+def pentagon_targets(n: int = 5) -> list[PentagonTarget]:
+    """The (n-1)!/2 observable targets (12 for n = 5), sorted by (breaks, arrangement).
+
+    These are orbits of the *right* action (moving positions), whereas :func:`gap_patterns` are
+    orbits of the *left* action (relabelling features); both partitions have 12 classes and the
+    same break-count histogram {0: 1, 2: 5, 3: 5, 5: 1}, but they are different partitions: e.g.
+    ``(0,1,2,4,3)`` and ``(0,3,4,2,1)`` are one target (the same pentagon read in opposite
+    directions) with gap strings ``11212`` and ``21211``.
+    """
+    ring = cycle_edges(tuple(range(n)))
+    groups: dict[frozenset, list[tuple[int, ...]]] = {}
+    for a in itertools.permutations(range(n)):
+        groups.setdefault(cycle_edges(a), []).append(a)
+    out = [PentagonTarget(e, len(e - ring), min(arrs), len(arrs)) for e, arrs in groups.items()]
+    return sorted(out, key=lambda t: (t.breaks, t.arrangement))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ def save_claims(chapter: str, preset: str, claims: list[Claim], results_dir: str
     """Write ``{results_dir}/{chapter}.claims.json`` and return its path."""
     path = Path(results_dir) / f"{chapter}.claims.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"chapter": chapter, "preset": preset, "claims": [asdict(c) for c in claims]}
+    rows = [{**asdict(c), "reproduces": bool(c.reproduces), "value": None if c.value is None else float(c.value)} for c in claims]
+    payload = {"chapter": chapter, "preset": preset, "claims": rows}
     path.write_text(json.dumps(payload, indent=2))
     return path
 

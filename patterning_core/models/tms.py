@@ -253,10 +253,16 @@ def tms_observables(params: dict[str, Tensor] | Tensor) -> Tensor:
     return torch.cat([phi_dot(params), phi_norm(params)], dim=-1)
 
 
-def init_weights(config: TMSConfig, n: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> Tensor:
-    """``n`` independent small initialisations ``W``, shape ``(n, m, d)``, i.i.d. N(0, init_scale^2)."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, config.n_hidden, config.n_features, generator=g, dtype=dtype) * config.init_scale
+def init_weights(config: TMSConfig, seeds: int | list[int] | range, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Small initialisations ``W``, one per seed, shape ``(len(seeds), m, d)`` (``seeds=n`` means
+    ``range(n)``). Row ``i`` has i.i.d. N(0, init_scale^2) entries drawn from
+    ``torch.Generator().manual_seed(seeds[i])``, so a seed's init does not depend on the others."""
+    seeds = range(seeds) if isinstance(seeds, int) else seeds
+    rows = [torch.randn(config.n_hidden, config.n_features, generator=torch.Generator().manual_seed(int(s)),
+                        dtype=dtype) for s in seeds]
+    if not rows:
+        raise ValueError("init_weights needs at least one seed")
+    return torch.stack(rows) * config.init_scale  # (seeds, m, d)
 
 
 __all__ = [
