@@ -92,6 +92,19 @@ def prefix_matching_score(patterns: torch.Tensor, tokens: torch.Tensor) -> torch
     return (mass * q).sum(dim=(0, -1)) / (q.sum(dim=(0, -1)))  # (...)
 
 
+def previous_token_score(patterns: torch.Tensor) -> torch.Tensor:
+    """Mean attention from each position ``t >= 1`` to ``t - 1`` (the first half of the circuit).
+
+    Args:
+        patterns: ``(B, ..., T, T)`` attention probabilities, e.g. ``(B, L, H, T, T)``.
+    Returns:
+        ``patterns.shape[1:-2]`` scores in ``[0, 1]``.
+    """
+    if patterns.shape[-1] < 2 or patterns.shape[-1] != patterns.shape[-2]:
+        raise ValueError(f"patterns must end in (T, T) with T >= 2, got {tuple(patterns.shape)}")
+    return patterns.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(0, -1))  # (...)
+
+
 def in_context_loss_drop(losses: torch.Tensor, half_len: int) -> tuple[float, float, float]:
     """(first-copy loss, second-copy loss, drop) from per-token losses ``(B, 2N-1)`` on ``[r, r]``.
 

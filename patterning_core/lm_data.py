@@ -20,10 +20,12 @@ import gzip
 import hashlib
 import json
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import torch
 from tokenizers import Tokenizer
+
+from .models.attn_only import AttnOnlyConfig, AttnOnlyTransformer
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "lm"
 EOT_ID = 0  # "<|endoftext|>" separates documents in the token stream
@@ -93,6 +95,18 @@ def load_tokenizer(vocab_size: int = 1024, data_dir: str | Path = DATA_DIR) -> T
     return Tokenizer.from_file(str(path))
 
 
+def load_checkpoint(name: str, data_dir: str | Path = DATA_DIR) -> tuple[AttnOnlyTransformer, dict]:
+    """A verified model checkpoint, e.g. ``"checkpoints/step400.pt"`` -> (model, metadata).
+
+    Checkpoints are written by ``scripts/train_lm_base.py``; the metadata holds the model and run
+    configs, seed, step, role (``"pre_formation"``, ...) and the code revision.
+    """
+    ck = torch.load(verified_path(name, data_dir), weights_only=False)
+    model = AttnOnlyTransformer(AttnOnlyConfig(**ck["model_config"]), seed=ck["seed"])
+    model.load_state_dict(ck["state_dict"])
+    return model, {k: v for k, v in ck.items() if k != "state_dict"}
+
+
 # ----------------------------------------------------------------------------- contexts
 
 
@@ -153,17 +167,21 @@ def frequent_tokens(tokens: torch.Tensor, k: int) -> torch.Tensor:
     return torch.argsort(-counts, stable=True)[:k]
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Endless minibatch indices into ``n`` samples: shuffled epochs, each index once per epoch.
+def batch_indices(n: int, batch_size: int, step: int, seed: int) -> torch.Tensor:
+    """Minibatch ``step`` (0-based) of shuffled epochs over ``n`` samples, ``(batch_size,)`` int64.
 
-    The last incomplete batch of an epoch is dropped, so every batch has ``batch_size`` indices.
+    A pure function of ``(n, batch_size, step, seed)``: epoch ``e`` is the permutation drawn from
+    ``seed + e``, cut into ``n // batch_size`` batches (the remainder is dropped), so each index
+    appears at most once per epoch and a run resumed at any step sees the same batches.
     """
     if not 0 < batch_size <= n:
         raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
-    while True:
-        perm = torch.randperm(n, generator=generator)
-        for i in range(0, n - batch_size + 1, batch_size):
-            yield perm[i : i + batch_size]
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    per_epoch = n // batch_size
+    epoch, i = divmod(step, per_epoch)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    return perm[i * batch_size : (i + 1) * batch_size]
 
 
 # ----------------------------------------------------------------------------- token labels

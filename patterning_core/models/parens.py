@@ -6,8 +6,11 @@ given a learned absolute position embedding, passed through ``n_layers`` pre-Lay
 ``f(x)``, with ``P(balanced) = σ(f(x))``. Padding keys are masked out of attention. The
 readout is either the mean of the final residual stream over real tokens (``pool="mean"``)
 or a learned CLS token placed after the padding, which (even with a causal mask) attends to
-every real token (``pool="cls"``). With ``causal=True`` each real token sees only its prefix,
-the natural place to compute the running depth ``D_t`` that the Nested rule needs.
+every real token (``pool="cls"``). A causal head lets each real token see only its prefix, the
+natural place to compute the running depth ``D_t`` that the Nested rule needs; a
+bidirectional head sees the whole string, the natural place to compute the global count
+``D_L`` that Equal-Count needs. ``attn="mixed"`` (half the heads of each kind, not a standard
+architecture) offers both in one layer.
 
 Loosely after the classifiers of Li et al. (2025), "Can Interpretation Predict Behavior on
 Unseen Data?" (arXiv:2507.06445); sizes here are chosen to train in seconds on a CPU.
@@ -39,7 +42,8 @@ class ParensTransformerConfig:
     n_heads: int = 1  # attention heads per layer (d_model % n_heads == 0)
     n_layers: int = 1  # transformer blocks
     d_mlp: int = 32  # hidden width of each MLP; 0 means attention-only blocks
-    causal: bool = True  # real tokens attend only to their prefix
+    attn: str = "causal"  # "causal": every head sees only the prefix; "bidirectional"; "mixed": first
+    #                         n_heads // 2 heads causal, the rest bidirectional
     pos_emb: bool = True  # learned absolute position embedding
     pool: str = "mean"  # "mean" over real tokens, or "cls" (a learned token after the padding)
     init_std: float = 1.0  # embeddings ~ N(0, init_std^2); linear weights ~ N(0, init_std^2 / fan_in)
@@ -47,6 +51,10 @@ class ParensTransformerConfig:
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        if self.attn not in ("causal", "bidirectional", "mixed"):
+            raise ValueError(f"attn must be 'causal', 'bidirectional' or 'mixed', got {self.attn!r}")
+        if self.attn == "mixed" and self.n_heads < 2:
+            raise ValueError("attn='mixed' needs n_heads >= 2")
         if self.pool not in ("mean", "cls"):
             raise ValueError(f"pool must be 'mean' or 'cls', got {self.pool!r}")
         if min(self.max_len, self.d_model, self.n_heads, self.n_layers) < 1 or self.d_mlp < 0:
@@ -54,12 +62,13 @@ class ParensTransformerConfig:
 
 
 class SelfAttention(nn.Module):
-    """Multi-head softmax attention with a key-padding mask and an optional causal mask."""
+    """Multi-head softmax attention with a key-padding mask and per-head causal masks."""
 
     def __init__(self, config: ParensTransformerConfig, device: torch.device | str | None = None):
         super().__init__()
         self.n_heads = config.n_heads
-        self.causal = config.causal
+        n_causal = {"causal": config.n_heads, "bidirectional": 0, "mixed": config.n_heads // 2}[config.attn]
+        self.head_causal = [h < n_causal for h in range(config.n_heads)]  # static, per head
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model, device=device)
         self.out = nn.Linear(config.d_model, config.d_model, device=device)
 
@@ -70,9 +79,9 @@ class SelfAttention(nn.Module):
         q, k, v = self.qkv(x).split(d, dim=-1)  # 3 × (B, T, d)
         q, k, v = (z.view(B, T, self.n_heads, hs).transpose(1, 2) for z in (q, k, v))  # (B, nh, T, hs)
         scores = q @ k.transpose(-2, -1) / math.sqrt(hs)  # (B, nh, T, T)
-        allowed = key_ok[:, None, None, :]  # (B, 1, 1, T)
-        if self.causal:  # a config constant, not data-dependent
-            allowed = allowed & torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        prefix = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()  # (T, T)
+        causal = torch.tensor(self.head_causal, device=x.device)[:, None, None]  # (nh, 1, 1)
+        allowed = key_ok[:, None, None, :] & (prefix | ~causal)  # (B, nh, T, T)
         scores = scores.masked_fill(~allowed, float("-inf"))
         y = scores.softmax(dim=-1) @ v  # (B, nh, T, hs)
         return self.out(y.transpose(1, 2).reshape(B, T, d))
@@ -114,7 +123,7 @@ class ParensTransformer(nn.Module):
         meta = torch.device("meta")  # build without running torch's default (global-RNG) init
         self.tok_emb = nn.Embedding(VOCAB_SIZE, config.d_model, device=meta)
         if config.pos_emb:
-            self.pos_emb = nn.Embedding(config.max_len + 1, config.d_model, device=meta)  # +1: CLS slot
+            self.pos_emb = nn.Embedding(config.max_len, config.d_model, device=meta)
         if config.pool == "cls":
             self.cls = nn.Parameter(torch.empty(config.d_model, device=meta))
         self.blocks = nn.ModuleList(Block(config, meta) for _ in range(config.n_layers))
@@ -146,11 +155,11 @@ class ParensTransformer(nn.Module):
             raise ValueError(f"input width {T} exceeds max_len={self.config.max_len}")
         real = tokens != PAD  # (B, T)
         x = self.tok_emb(tokens)  # (B, T, d)
-        if self.config.pool == "cls":
-            x = torch.cat([x, self.cls.expand(B, 1, -1)], dim=1)  # (B, T+1, d), CLS last
-            real = torch.cat([real, torch.ones(B, 1, dtype=torch.bool, device=tokens.device)], dim=1)
         if self.config.pos_emb:
-            x = x + self.pos_emb.weight[: x.shape[1]]  # (B, T', d)
+            x = x + self.pos_emb.weight[:T]  # (B, T, d)
+        if self.config.pool == "cls":  # CLS after the padding, no position: logits ignore the width T
+            x = torch.cat([x, self.cls.expand(B, 1, -1)], dim=1)  # (B, T+1, d)
+            real = torch.cat([real, torch.ones(B, 1, dtype=torch.bool, device=tokens.device)], dim=1)
         for block in self.blocks:
             x = block(x, real)  # (B, T', d)
         x = self.ln_f(x)  # (B, T', d)
