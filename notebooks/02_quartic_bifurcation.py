@@ -42,7 +42,7 @@ from patterning_core.polygons import ideal_kgon, plot_glyph, plot_sample_cloud
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {
-    "ci": dict(chains=2048, draws=300, betas=(10.0, 50.0, 200.0)),
+    "ci": dict(chains=1024, draws=250, betas=(10.0, 50.0, 200.0)),
     "paper": dict(chains=8192, draws=1000, betas=(5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)),
 }
 P = PRESETS[preset]
@@ -134,7 +134,7 @@ alpha = lambda beta: 2 / (3 * math.pi**1.5) * math.sqrt(beta)
 pattern = torch.tensor([[-1, 0, 1, 0, 0], [0, -1, 0, 1, 0], [1, 0, -1, 0, 0], [0, 1, 0, -1, 0]], dtype=torch.float64)
 
 def quartic_run(beta, seed):
-    cfg = SGLDConfig(step_size=2e-3 / math.sqrt(beta / 10), nbeta=5 * beta, gamma=0.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=200, thin=2)
+    cfg = SGLDConfig(step_size=2e-3 / math.sqrt(beta / 10), nbeta=5 * beta, gamma=0.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=100, thin=2)
     return sample(model, per_sample_loss, (onehots,), config=cfg, observables=observables, restrict={"W": mask}, seed=seed)
 
 runs = {beta: quartic_run(beta, seed=i) for i, beta in enumerate(P["betas"])}
