@@ -113,11 +113,13 @@ class Block(nn.Module):
 class ParensTransformer(nn.Module):
     """Balanced-parentheses classifier: ``tokens`` (B, T) long → logits (B,).
 
-    Parameters are initialised from ``seed`` alone (a private ``torch.Generator``; the global
-    RNG is not touched), so ``ParensTransformer(config, seed=s)`` is reproducible.
+    With an integer ``seed`` the parameters come from a private ``torch.Generator`` and the
+    global RNG is not touched, so ``ParensTransformer(config, seed=s)`` is reproducible. With
+    ``seed=None`` the generator is seeded from the global RNG, like torch's own modules (what
+    :func:`patterning_core.training.init_params`, which seeds the global RNG, expects).
     """
 
-    def __init__(self, config: ParensTransformerConfig = ParensTransformerConfig(), seed: int = 0):
+    def __init__(self, config: ParensTransformerConfig = ParensTransformerConfig(), seed: int | None = None):
         super().__init__()
         self.config = config
         meta = torch.device("meta")  # build without running torch's default (global-RNG) init
@@ -130,6 +132,8 @@ class ParensTransformer(nn.Module):
         self.ln_f = nn.LayerNorm(config.d_model, device=meta)
         self.head = nn.Linear(config.d_model, 1, device=meta)
         self.to_empty(device="cpu")
+        if seed is None:
+            seed = int(torch.randint(2**62, (1,)))  # at construction, not in forward
         self.reset_parameters(torch.Generator().manual_seed(seed))
 
     @torch.no_grad()
@@ -174,8 +178,13 @@ class ParensTransformer(nn.Module):
 # --- losses and metrics -----------------------------------------------------------------
 
 
-def per_sample_loss(model: Callable[[Tensor], Tensor], batch: ParensBatch) -> Tensor:
-    """Binary cross-entropy of each string: ``ℓ_i = −y_i log σ(f_i) − (1−y_i) log(1−σ(f_i))``.  # (B,)"""
+def per_sample_loss(model: Callable[[Tensor], Tensor], batch: tuple[Tensor, ...]) -> Tensor:
+    """Binary cross-entropy of each string: ``ℓ_i = −y_i log σ(f_i) − (1−y_i) log(1−σ(f_i))``.  # (B,)
+
+    ``batch`` is a :class:`ParensBatch` or a plain tuple in its field order (what minibatch
+    slicing of one gives), so this plugs into :func:`patterning_core.training.train`.
+    """
+    batch = ParensBatch(*batch)
     logits = model(batch.tokens)  # (B,)
     return F.binary_cross_entropy_with_logits(logits, batch.labels, reduction="none")
 
@@ -203,8 +212,10 @@ def stack_params(config: ParensTransformerConfig, seeds: Sequence[int]) -> dict[
     if len(seeds) == 0:
         raise ValueError("need at least one seed")
     models = [ParensTransformer(config, seed=s) for s in seeds]
-    return {name: torch.stack([dict(m.named_parameters())[name].detach() for m in models])
-            for name, _ in models[0].named_parameters()}
+    return {
+        name: torch.stack([dict(m.named_parameters())[name].detach() for m in models])
+        for name, _ in models[0].named_parameters()
+    }
 
 
 def stacked_logits(base: ParensTransformer, params: dict[str, Tensor], tokens: Tensor) -> Tensor:
