@@ -1,15 +1,19 @@
 # The patterning companion: two commands on a fresh machine (Python 3.11, no GPU needed):
 #   make book   build the HTML book (every chapter run at the ci preset) -> _build/html/index.html
-#   make test   unit tests, slow tests, then the notebooks, the book and its offline check
-# Other targets: venv, notebooks, chapter NAME=... [PRESET=ci|paper], clean.
+#   make test   unit tests, slow tests, then the notebooks, the book, its offline and browser checks
+# Other targets: venv, notebooks, chapter NAME=... [PRESET=ci|paper], chromium, browser, clean.
 
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PRESET ?= ci
+# Debian's chromium, for the browser check; installed with apt when missing, never downloaded
+# from anywhere else. apt needs root: sudo is used when not root.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: venv notebooks book chapter test unit slow clean
+.PHONY: venv notebooks book chapter test unit slow chromium browser clean
 
 venv: $(STAMP)
 
@@ -39,8 +43,22 @@ unit: venv
 slow: venv
 	$(PY) -m pytest -m slow || test $$? -eq 5
 
-test: unit slow book
+# A file target: nothing to do (not even apt-get update) when chromium is already installed.
+chromium: $(CHROMIUM)
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser check (apt-get) ..."
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+	@test -x $(CHROMIUM) || { echo "apt-get installed chromium, but there is no $(CHROMIUM)"; exit 1; }
+
+# Open every page of the built book (run `make book` first) in headless chromium.
+browser: chromium venv
+	$(PY) scripts/browser_check.py --chromium $(CHROMIUM)
+
+# chromium first, so that the browser checker's own tests (in `unit`) run rather than skip.
+test: chromium unit slow book
 	$(PY) -m pytest tests/test_book_offline.py
+	$(PY) scripts/browser_check.py --chromium $(CHROMIUM)
 
 clean:
 	rm -rf _build

@@ -3,8 +3,9 @@
 Fails if any HTML page (or CSS file) under the build directory refers to an external
 (``http:``, ``https:`` or protocol-relative ``//``) script, style sheet, font, image, iframe or
 other resource that a browser would fetch, or to a local one that does not exist. Plain
-``<a href>`` links (to papers, say) are fine: nothing is loaded until they are clicked. Pages
-with math must load MathJax from ``_static/``.
+``<a href>`` links to other sites (to papers, say) are fine: nothing is loaded until they are
+clicked; links to files of the book (pages, downloads) must exist. Pages with math must load
+MathJax from ``_static/``.
 
 Usage:
     python scripts/check_offline.py [_build/html]
@@ -47,6 +48,7 @@ class PageScanner(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.loaded: list[tuple[str, str]] = []  # (what, url)
+        self.links: list[str] = []  # <a href> targets
         self.inline_js: list[str] = []
         self.inline_css: list[str] = []
         self._in: str | None = None
@@ -58,6 +60,8 @@ class PageScanner(HTMLParser):
             if a.get(name):
                 urls = [u.strip().split()[0] for u in a[name].split(",") if u.strip()] if name == "srcset" else [a[name]]
                 self.loaded += [(f"<{tag} {name}>", u) for u in urls]
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
         if tag == "link" and a.get("href") and FETCHING_RELS & set(a.get("rel", "").lower().split()):
             self.loaded.append((f"<link rel={a['rel']}>", a["href"]))
         if "style" in a:
@@ -103,6 +107,12 @@ def check_page(path: Path, root: Path) -> list[str]:
             target = local_target(path.parent, url, root)
             if target is not None and not target.exists():
                 problems.append(f"{what} refers to missing local file {url}")
+    for url in scanner.links:
+        if is_external(url) or urlsplit(url).scheme:  # other sites, mailto:, javascript:
+            continue
+        target = local_target(path.parent, url, root)
+        if target is not None and not target.exists():
+            problems.append(f"<a href> links to missing local file {url}")
     for js in scanner.inline_js:
         for url in JS_URL.findall(js):
             if not url.startswith(NAMESPACE_URLS):

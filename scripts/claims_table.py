@@ -41,21 +41,45 @@ def load(chapters: list[str], results: Path = RESULTS) -> tuple[dict, dict]:
     return claims, timings
 
 
+def run_time(t: dict) -> str:
+    """A chapter's measured run time, its preset and the machine's core count."""
+    cores = f", {t['cpus']} cores" if t.get("cpus") else ""
+    return f"{t['seconds']:.0f} s ({t['preset']}{cores})"
+
+
+def chapter_list(chapters: list[str], results: Path = RESULTS, doc_prefix: str = "../notebooks/") -> str:
+    """One row per chapter: what it checks, how many of its claims reproduce, its run time."""
+    claims, timings = load(chapters, results)
+    rows = []
+    for name in chapters:
+        cs = claims[name]["claims"]
+        ok = sum(bool(c["reproduces"]) for c in cs)
+        checks = "; ".join(cell(c["claim"]) for c in cs)
+        mark = "✓" if ok == len(cs) else "✗"
+        rows.append(f"| {{doc}}`{doc_prefix}{name}` | {checks} | {ok} of {len(cs)} {mark} | {run_time(timings[name])} |")
+    return "\n".join([
+        "| Chapter | What it checks | Reproduces | Run time |",
+        "| --- | --- | :---: | ---: |",
+        *rows,
+        "",
+    ])
+
+
 def render(chapters: list[str], results: Path = RESULTS, doc_prefix: str = "../notebooks/") -> str:
     """The claims page as MyST markdown."""
     claims, timings = load(chapters, results)
     rows, n_ok, n_all = [], 0, 0
     for name in chapters:
-        t = timings[name]
         for i, c in enumerate(claims[name]["claims"]):
             mark = "✓" if c["reproduces"] else "✗"
             n_ok += bool(c["reproduces"])
             n_all += 1
             chapter = f"{{doc}}`{doc_prefix}{name}`" if i == 0 else ""  # the chapter's title
-            time = f"{t['seconds']:.0f} s ({claims[name]['preset']})" if i == 0 else ""
+            time = run_time(timings[name]) if i == 0 else ""
             rows.append(f"| {chapter} | {cell(c['claim'])} | {cell(c['measured'])} | {mark} | {time} |")
     total = sum(timings[n]["seconds"] for n in chapters)
     commits = sorted({timings[n].get("commit", "unknown") for n in chapters})
+    presets = sorted({timings[n]["preset"] for n in chapters})
     lines = [
         "# Claims",
         "",
@@ -64,22 +88,28 @@ def render(chapters: list[str], results: Path = RESULTS, doc_prefix: str = "../n
         "the chapter's own check of the claim held at that scale. This page is generated, when the",
         "book is built, from the files the runs wrote (`_build/notebooks/*.claims.json`, `timings.json`).",
         "",
-        f"**{n_ok} of {n_all} claims reproduce** across {len(chapters)} chapters.",
+        f"**{n_ok} of {n_all} claims reproduce** across {len(chapters)} chapters, at the "
+        f"{' and '.join(f'`{p}`' for p in presets)} preset{'s' if len(presets) > 1 else ''}.",
         "",
-        "| Chapter | Claim | Measured | Reproduces | Run time (preset) |",
+        "| Chapter | Claim | Measured | Reproduces | Run time |",
         "| --- | --- | --- | :---: | ---: |",
         *rows,
         "",
-        "## Run times",
+        "## Runs",
         "",
-        "| Chapter | Preset | Seconds | Status | Finished (UTC) |",
-        "| --- | --- | ---: | --- | --- |",
-        *(f"| {n} | {timings[n]['preset']} | {timings[n]['seconds']:.1f} | {timings[n]['status']} "
+        "One row per chapter: the run this book shows.",
+        "",
+        "| Chapter | Preset | Claims reproduced | Seconds | CPU cores | Status | Finished (UTC) |",
+        "| --- | --- | :---: | ---: | ---: | --- | --- |",
+        *(f"| {n} | {timings[n]['preset']} "
+          f"| {sum(bool(c['reproduces']) for c in claims[n]['claims'])} of {len(claims[n]['claims'])} "
+          f"| {timings[n]['seconds']:.1f} | {timings[n].get('cpus', '')} | {timings[n]['status']} "
           f"| {timings[n].get('finished', '')} |" for n in chapters),
-        f"| **total** | | **{total:.1f}** | | |",
+        f"| **total** | | **{n_ok} of {n_all}** | **{total:.1f}** | | | |",
         "",
         f"Run from commit {', '.join(f'`{c}`' for c in commits)}, one notebook at a time, on the",
-        "machine that built this book.",
+        "machine that built this book. To rerun one chapter: `make chapter NAME=... PRESET=ci|paper`",
+        "({doc}`reproduce`).",
         "",
     ]
     return "\n".join(lines)

@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
 
     commit = git_commit()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     results, failures = [], []
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] {name} (preset {args.preset}) ...", flush=True)
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         status = "ok" if error is None else "FAILED"
         print(f"      {status} in {seconds:.1f} s" + ("" if error is None else f": {error}"), flush=True)
         results.append({"chapter": name, "preset": args.preset, "seconds": round(seconds, 1),
-                        "status": status, "error": error, "commit": commit,
+                        "status": status, "error": error, "commit": commit, "cpus": cpus,
                         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         save_timings(results)
 

@@ -45,6 +45,11 @@ def test_missing_local_asset_fails(tmp_path):
     assert problems(tmp_path, body='<script src="_static/mathjax/tex-chtml.js"></script>')
 
 
+def test_broken_local_link_fails(tmp_path):
+    assert problems(tmp_path, body='<a href="_downloads/abc/00_quickstart.py">source</a>')
+    assert problems(tmp_path, body='<a href="mailto:a@b.c">mail</a><a href="#top">top</a>') == []
+
+
 def test_math_needs_local_mathjax(tmp_path):
     assert problems(tmp_path, body='<span class="math">\\(x\\)</span>')
 
@@ -63,3 +68,51 @@ def test_built_book_is_offline(repo_root):
     assert report == {}, "\n".join(f"{p}: {msgs}" for p, msgs in report.items())
     mathjax = build / "_static" / "mathjax"
     assert (mathjax / "tex-chtml.js").exists() and (mathjax / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+
+
+def test_landing_figure_is_current(repo_root, tmp_path):
+    """book/figures/patterning_loop.svg is exactly what scripts/make_landing_figure.py draws."""
+    import make_landing_figure
+
+    make_landing_figure.draw(tmp_path / "loop.svg")
+    committed = repo_root / "book" / "figures" / "patterning_loop.svg"
+    assert (tmp_path / "loop.svg").read_bytes() == committed.read_bytes(), \
+        "the landing figure is stale: run `python scripts/make_landing_figure.py` and commit the result"
+
+
+def test_run_box_goes_under_the_title(tmp_path):
+    """Each chapter page gets downloads, its rerun command and its measured time, from timings.json."""
+    import json
+
+    import build_book
+
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# A title\n", "\n", "Intro."]}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "05_x.ipynb"
+    path.write_text(json.dumps(nb))
+    run = {"chapter": "05_x", "preset": "ci", "seconds": 42.4, "status": "ok", "commit": "abc1234", "cpus": 2}
+    build_book.add_run_box(path, build_book.run_box("05_x", run))
+    source = json.loads(path.read_text())["cells"][0]["source"]
+    assert source.startswith("# A title\n") and source.rstrip().endswith("Intro.")
+    for expected in ("{download}`05_x.py <../downloads/05_x.py>`", "{download}`05_x.ipynb <../downloads/05_x.ipynb>`",
+                     "make chapter NAME=05_x PRESET=ci", "make chapter NAME=05_x PRESET=paper",
+                     "**42 s** on 2 CPU cores", "`abc1234`"):
+        assert expected in source, expected
+
+
+def test_chapter_list_has_a_row_per_chapter(tmp_path):
+    import json
+
+    import claims_table
+
+    for name, ok in [("00_a", True), ("01_b", False)]:
+        (tmp_path / f"{name}.claims.json").write_text(json.dumps({"chapter": name, "preset": "ci", "claims": [
+            {"claim": f"claim of {name}", "measured": "x = 1", "reproduces": ok, "value": 1.0}]}))
+    (tmp_path / "timings.json").write_text(json.dumps({n: {"chapter": n, "preset": "ci", "seconds": 3.0, "status": "ok"}
+                                                       for n in ("00_a", "01_b")}))
+    rows = [line for line in claims_table.chapter_list(["00_a", "01_b"], tmp_path).splitlines() if "{doc}" in line]
+    assert len(rows) == 2
+    assert "claim of 00_a" in rows[0] and "1 of 1 ✓" in rows[0] and "3 s (ci)" in rows[0]
+    assert "0 of 1 ✗" in rows[1]
+    with pytest.raises(SystemExit, match="02_c"):
+        claims_table.chapter_list(["00_a", "02_c"], tmp_path)
