@@ -56,7 +56,7 @@ print(f"preset={preset!r}: {P}")
 # %%
 potential = Monomial(MonomialConfig(powers=(2, 4)))
 cfg = SGLDConfig(step_size=2e-4, nbeta=100.0, gamma=0.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=500, thin=2)
-draws = sample(potential, monomial_loss, (torch.zeros(1, 1),), config=cfg, observables=lambda p: p["w"], seed=0)
+draws = sample(potential, monomial_loss, (torch.zeros(1, 1),), config=cfg, observables=lambda p: p["w"], seed=0, progress=False)
 lam = llc(draws)
 print(f"LLC = {lam.mean:.3f} ± {lam.std_err:.3f}   (exact {potential.learning_coefficient})")
 
@@ -90,7 +90,7 @@ fit = TrainConfig(steps=400, lr=0.05)
 w_star = train(model, quadratic_loss, (centres, precisions), config=fit, progress=False).seed(0)["w"]
 model.w.data.copy_(w_star)
 cfg = SGLDConfig(step_size=1e-3, nbeta=20.0, gamma=2.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=300, thin=2)
-draws = sample(model, quadratic_loss, (centres, precisions), config=cfg, observables=lambda p: p["w"], seed=2)
+draws = sample(model, quadratic_loss, (centres, precisions), config=cfg, observables=lambda p: p["w"], seed=2, progress=False)
 sus = susceptibilities(draws)
 exact = torch.autograd.functional.jacobian(lambda h: quadratic_posterior(h, centres, precisions, 20.0, 2.0, w_star)[0], torch.ones(4))
 print("SGLD χ:\n", sus.chi.numpy().round(3), "\n± (s.e.)\n", sus.std_err.numpy().round(3), "\nexact ∂m/∂h:\n", exact.numpy().round(3))

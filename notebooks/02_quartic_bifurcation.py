@@ -135,7 +135,7 @@ pattern = torch.tensor([[-1, 0, 1, 0, 0], [0, -1, 0, 1, 0], [1, 0, -1, 0, 0], [0
 
 def quartic_run(beta, seed):
     cfg = SGLDConfig(step_size=2e-3 / math.sqrt(beta / 10), nbeta=5 * beta, gamma=0.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=100, thin=2)
-    return sample(model, per_sample_loss, (onehots,), config=cfg, observables=observables, restrict={"W": mask}, seed=seed)
+    return sample(model, per_sample_loss, (onehots,), config=cfg, observables=observables, restrict={"W": mask}, seed=seed, progress=False)
 
 runs = {beta: quartic_run(beta, seed=i) for i, beta in enumerate(P["betas"])}
 sus = {beta: susceptibilities(s) for beta, s in runs.items()}
