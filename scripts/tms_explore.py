@@ -13,6 +13,9 @@ A stage is a run of one label lasting at least ``--min-steps`` steps. A seed has
 when its stage list ends ``2, 3, 4, 5`` (strictly increasing throughout). The learning rate is
 given as ``lr * p`` (``p = 1 - S``) because the gradient of the population loss scales with p.
 With ``--batch-size B`` each seed instead sees B inputs drawn from q per step (minibatch SGD).
+With ``--bias`` the model has a learned output bias b (the variant of Chen et al. 2023), trained at
+learning rate ``--lr-bias`` (default ``lr * p``: the gradient of b is O(1), that of W is O(p)); with
+``--optimizer adam`` both use Adam at ``--lr-p`` as the plain learning rate.
 
 It also prints the expansion of the exact loss for a dead feature next to a unit k-gon,
 ``a(theta) r + b(theta) r^2`` (units of one one-hot input): the (k+1)-th feature grows fast next to
@@ -60,13 +63,18 @@ def ordered(stages: list[Stage]) -> bool:
 
 
 def explore(sparsity: float, lr_p: float, steps: int, init_scale: float, seeds: int, seed: int,
-            min_steps: int, tol: float, dead: float, batch_size: int | None = None) -> ExploreResult:
-    """Train ``seeds`` models with SGD on the exact loss (or on minibatches of ``batch_size``
+            min_steps: int, tol: float, dead: float, batch_size: int | None = None, bias: bool = False,
+            lr_bias: float | None = None, optimizer: str = "sgd") -> ExploreResult:
+    """Train ``seeds`` models with SGD (or Adam) on the exact loss (or on minibatches of ``batch_size``
     inputs drawn from q, one stream per seed) and read their stages at every step."""
-    lr = lr_p / (1.0 - sparsity)
+    lr = lr_p / (1.0 - sparsity) if optimizer == "sgd" else lr_p
     W = init_weights(TMSConfig(init_scale=init_scale), range(seed, seed + seeds), torch.float64)  # (seeds, 2, 5)
     W.requires_grad_(True)
-    opt = torch.optim.SGD([W], lr=lr)
+    b = torch.zeros(seeds, W.shape[-1], dtype=W.dtype, requires_grad=True) if bias else None  # (seeds, 5)
+    groups = [{"params": [W], "lr": lr}]
+    if bias:
+        groups.append({"params": [b], "lr": (lr_p if optimizer == "sgd" else lr) if lr_bias is None else lr_bias})
+    opt = torch.optim.SGD(groups, lr=lr) if optimizer == "sgd" else torch.optim.Adam(groups, lr=lr)
     h = natural_weights(5, sparsity)  # (32,)
     q = input_probs(5, sparsity).expand(seeds, 32)  # (seeds, 32)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -74,11 +82,11 @@ def explore(sparsity: float, lr_p: float, steps: int, init_scale: float, seeds: 
     t0 = time.perf_counter()
     for _ in range(steps):
         if batch_size is None:
-            loss = population_loss(W, sparsity, h)  # (seeds,)
+            loss = population_loss(W, sparsity, h, b=b)  # (seeds,)
         else:
             idx = torch.multinomial(q, batch_size, replacement=True, generator=gen)  # (seeds, B)
             counts = torch.zeros(seeds, 32, dtype=W.dtype).scatter_add_(1, idx, torch.ones_like(idx, dtype=W.dtype))
-            loss = (counts * per_input_losses(W)).sum(-1) / batch_size  # (seeds,)
+            loss = (counts * per_input_losses(W, b=b)).sum(-1) / batch_size  # (seeds,)
         opt.zero_grad()
         loss.sum().backward()
         opt.step()
@@ -88,7 +96,7 @@ def explore(sparsity: float, lr_p: float, steps: int, init_scale: float, seeds: 
     seconds = time.perf_counter() - t0
     S_lab, L_lab = torch.stack(strict_lab, 1), torch.stack(loose_lab, 1)  # (seeds, steps)
     with torch.no_grad():
-        final_loss = population_loss(W, sparsity, h).tolist()
+        final_loss = population_loss(W, sparsity, h, b=b).tolist()
     return ExploreResult(sparsity, lr, steps, init_scale, seconds,
                          [stage_runs(S_lab[i], min_steps) for i in range(seeds)],
                          [stage_runs(L_lab[i], min_steps) for i in range(seeds)],
@@ -133,18 +141,22 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=0.2, help="regularity tolerance (rad) of a strict stage")
     ap.add_argument("--dead", type=float, default=0.5, help="non-alive features of a strict stage must be below this")
     ap.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: exact loss)")
+    ap.add_argument("--bias", action="store_true", help="learned output bias (Chen et al. 2023 variant)")
+    ap.add_argument("--lr-bias", type=float, default=None, help="learning rate of the bias (default lr * p for SGD)")
+    ap.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd", help="adam: --lr-p is the plain learning rate")
     ap.add_argument("--verbose", action="store_true", help="print every seed's stages")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    batch = "exact" if args.batch_size is None else str(args.batch_size)
+    batch = ("exact" if args.batch_size is None else str(args.batch_size)) + (" +bias" if args.bias else "") + (
+        " adam" if args.optimizer == "adam" else "")
     print("| S | batch | lr | lr*p | init | steps | strict 2-3-4-5 | loose 2-3-4-5 | strict 4-gon stage "
           "| ends regular 5-gon | time (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for S in args.sparsity:
         for scale in args.init_scale:
             r = explore(S, args.lr_p, args.steps, scale, args.seeds, args.seed, args.min_steps, args.tol,
-                        args.dead, args.batch_size)
+                        args.dead, args.batch_size, args.bias, args.lr_bias, args.optimizer)
             n = args.seeds
             strict_ok = sum(ordered(s) for s in r.strict)
             loose_ok = sum(ordered(s) for s in r.loose)
