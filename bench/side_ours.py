@@ -1,0 +1,211 @@
+"""Our side of the benchmark (patterning_core), run in the project venv as a worker process."""
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from torch.func import functional_call, vmap  # noqa: E402
+
+import common as C  # noqa: E402
+from patterning_core import SGLDConfig, llc, llc_from_losses, sample, susceptibilities  # noqa: E402
+from patterning_core.models.attn_only import head_param_masks, per_token_loss  # noqa: E402
+from patterning_core.models.tms import natural_weights, per_sample_loss, tms_data  # noqa: E402
+
+C.set_threads()
+_LM: dict = {}
+_TMS: dict = {}
+
+
+def lm():
+    if not _LM:
+        _LM.update(C.prepare_lm())
+    return _LM
+
+
+def tms():
+    if not _TMS:
+        _TMS.update(C.prepare_tms())
+    return _TMS
+
+
+def lm_loss(model_fn, batch):
+    return per_token_loss(model_fn, batch[0])  # (B, T-1)
+
+
+def config(p: C.SGLDPlan, **over) -> SGLDConfig:
+    kw = dict(step_size=p.step_size, nbeta=p.nbeta, gamma=p.gamma, num_chains=p.num_chains, num_draws=p.num_draws,
+              num_burnin=p.num_burnin, thin=p.thin, batch_size=p.batch_size)
+    kw.update(over)
+    return SGLDConfig(**kw)
+
+
+def timed(fn) -> tuple[object, dict]:
+    out, sec, peak, rss0 = C.measure(fn)
+    return out, {"seconds": sec, "peak_rss": peak, "rss_before": rss0}
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def prepare() -> dict:
+    (p, t), m = timed(lambda: (lm(), tms()))
+    return {"lm_train_loss": p["train_loss_last50"], "lm_prepare_seconds": p["prepare_seconds"],
+            "tms_population_loss": t["population_loss"], "lm_params": sum(v.numel() for k, v in p["state_dict"].items() if k != "W_pos"), **m}
+
+
+def warmup() -> dict:
+    model = C.load_lm(lm())
+    data = (lm()["sgld_tokens"],)
+    cfg = config(C.LM_LLC, num_chains=1, num_draws=2, num_burnin=0)
+    _, m = timed(lambda: sample(model, lm_loss, data, config=cfg, probe=(data[0][:1],), progress=False, anchor_loss=0.0))
+    tm = C.tms_model(tms()["W"])
+    sample(tm, per_sample_loss, (tms()["x"],), config=config(C.TMS_LLC, num_chains=1, num_draws=2, num_burnin=0), progress=False)
+    return m
+
+
+def lm_llc(burnin_in_average: bool = False, seed: int = 0) -> dict:
+    """Case 1. ``burnin_in_average``: the same chains recorded from step 0 (devinterp 2's convention)."""
+    p = C.LM_LLC
+    model, data = C.load_lm(lm()), (lm()["sgld_tokens"],)
+    cfg = config(p, num_burnin=0, num_draws=p.num_burnin + p.num_draws) if burnin_in_average else config(p)
+
+    def run():
+        s = sample(model, lm_loss, data, config=cfg, probe=(data[0][:1],), seed=seed, progress=False)
+        return s, llc(s)
+
+    (s, r), m = timed(run)
+    tr = s.loss_trace.double()
+    out = {"llc": r.mean, "se": r.std_err, "per_chain": r.per_chain, "anchor_loss": s.anchor_loss, **m,
+           "draws_recorded": tr.shape[1], "loss_trace_mean": tr.mean(0),
+           "xcorr": C.xcorr(tr[:, p.num_burnin:] if burnin_in_average else tr)}
+    if burnin_in_average:  # the same trajectories' post-burn-in part (bitwise the default run's trace)
+        post = llc_from_losses(tr[:, p.num_burnin:], s.anchor_loss, p.nbeta)
+        out["post_burnin"] = {"llc": post.mean, "se": post.std_err, "per_chain": post.per_chain}
+    return out
+
+
+def _pt_observable(model, pt: torch.Tensor):
+    """φ(params) = mean next-token loss on the fixed ``pt`` sequences, for stacked params (chains, K=1)."""
+    buffers = dict(model.named_buffers())
+
+    def one(params):
+        return per_token_loss(lambda t: functional_call(model, (params, buffers), (t,)), pt).mean()
+
+    return lambda stacked: vmap(one)(stacked)[:, None]
+
+
+def lm_sus(seed: int = 0) -> dict:
+    """Case 2: one vectorized run, chains grouped as [full, l0h0, l0h1, ...], restrict masks per chain."""
+    p = C.LM_SUS
+    model, data = C.load_lm(lm()), (lm()["sgld_tokens"],)
+    pt, probe = (C.devinterp_layout(x) for x in C.sus_sets(lm()))  # devinterp's row order, token for token
+    heads = C.head_names(model.cfg.n_layers, model.cfg.n_heads)
+    groups = torch.arange(1 + len(heads)).repeat_interleave(p.num_chains)  # (chains,)
+    chains = len(groups)
+    names = [n for n, _ in model.named_parameters()]
+    restrict = {n: torch.zeros(chains, *dict(model.named_parameters())[n].shape, dtype=torch.bool) for n in names}
+    for c, g in enumerate(groups.tolist()):
+        for n in names:
+            if g == 0:
+                restrict[n][c] = True  # the unrestricted ("full") group
+            else:
+                _, layer, head = heads[g - 1]
+                restrict[n][c] = head_param_masks(model, layer, head)[n]
+    cfg = config(p, num_chains=chains)
+    phi = _pt_observable(model, pt)
+
+    def run():
+        s = sample(model, lm_loss, data, config=cfg, observables=phi, probe=(probe,), restrict=restrict, seed=seed,
+                   progress=False, keep_probe_traces=True)
+        return s, susceptibilities(s, groups=groups)
+
+    (s, chi), m = timed(run)
+    moments = {}
+    for g, (name, *_rest) in enumerate([("full",), *heads]):
+        idx = (groups == g).nonzero().squeeze(1)
+        moments[name] = C.sus_moments(s.obs_trace[idx, :, 0], s.probe_trace[idx], s.loss_trace[idx])
+    return {"moments": moments, "anchor_loss": s.anchor_loss, "beta_eff": s.beta_eff,
+            "chi_over_beta": {name: chi.chi[g] / s.beta_eff for g, (name, *_r) in enumerate([("full",), *heads])},
+            "chi_se_over_beta": {name: chi.std_err[g] / s.beta_eff for g, (name, *_r) in enumerate([("full",), *heads])},
+            "chains": chains, "probe_tokens": int(s.probe_trace.shape[-1]), **m}
+
+
+def tms_llc(seed: int = 0, exact_population: bool = False) -> dict:
+    """Case 3. ``exact_population``: full-batch SGLD on the exact population loss (natural weights over
+    the 32 input types) -- what devinterp's data-loader API cannot express directly."""
+    p = C.TMS_LLC
+    model = C.tms_model(tms()["W"])
+    if exact_population:
+        data, weights, cfg, probe = tms_data(), natural_weights(), config(p, batch_size=None), None
+    else:
+        data, weights, cfg, probe = (tms()["x"],), None, config(p), (tms()["x"][:1],)
+
+    def run():
+        s = sample(model, per_sample_loss, data, weights=weights, config=cfg, probe=probe, seed=seed, progress=False)
+        return s, llc(s)
+
+    (s, r), m = timed(run)
+    return {"llc": r.mean, "se": r.std_err, "per_chain": r.per_chain, "anchor_loss": s.anchor_loss,
+            "xcorr": C.xcorr(s.loss_trace), **m}
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+def lm_point(chains: int, probe_tokens: int = 64, draws: int = C.SCALE_LM_DRAWS) -> dict:
+    """Time per draw of an LM run (no burn-in; anchor loss given so no fixed full-data pass)."""
+    model, data = C.load_lm(lm()), (lm()["sgld_tokens"],)
+    seq = C.LMPlan().ctx - 1
+    probe = (lm()["probe_pool"][: max(1, probe_tokens // seq)],)
+
+    def call(n):
+        cfg = config(C.LM_LLC, num_chains=chains, num_draws=n, num_burnin=0)
+        return timed(lambda: sample(model, lm_loss, data, config=cfg, probe=probe, progress=False, anchor_loss=3.0))[1]
+
+    return {**C.per_draw(call, draws), "probe_tokens": probe[0].shape[0] * seq}
+
+
+def tms_point(chains: int, draws: int = C.SCALE_TMS_DRAWS) -> dict:
+    model = C.tms_model(tms()["W"])
+
+    def call(n):
+        cfg = config(C.TMS_LLC, num_chains=chains, num_draws=n, num_burnin=0)
+        return timed(lambda: sample(model, per_sample_loss, (tms()["x"],), config=cfg, probe=(tms()["x"][:1],),
+                                    progress=False, anchor_loss=0.0))[1]
+
+    return C.per_draw(call, draws)
+
+
+def profile(which: str, chains: int = 4, top: int = 12) -> dict:
+    """cProfile of one of our runs: the functions with the most own time."""
+    if which == "lm":
+        model, data = C.load_lm(lm()), (lm()["sgld_tokens"],)
+        cfg = config(C.LM_LLC, num_chains=chains, num_draws=20, num_burnin=0)
+        call = lambda: sample(model, lm_loss, data, config=cfg, probe=(data[0][:1],), progress=False, anchor_loss=3.0)
+    else:
+        model = C.tms_model(tms()["W"])
+        cfg = config(C.TMS_LLC, num_chains=chains, num_draws=300, num_burnin=0)
+        call = lambda: sample(model, per_sample_loss, (tms()["x"],), config=cfg, probe=(tms()["x"][:1],), progress=False, anchor_loss=0.0)
+    pr = cProfile.Profile()
+    pr.enable()
+    call()
+    pr.disable()
+    st = pstats.Stats(pr, stream=io.StringIO())
+    total = st.total_tt
+    rows = []
+    for (file, line, fn), (cc, nc, tt, ct, _callers) in sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:top]:
+        where = f"{Path(file).name}:{line}({fn})" if file != "~" else fn
+        rows.append({"function": where, "ncalls": nc, "tottime": tt, "cumtime": ct, "share": tt / total})
+    return {"which": which, "chains": chains, "total": total, "rows": rows, "steps": cfg.num_steps}
+
+
+if __name__ == "__main__":
+    from worker import serve
+
+    serve({f.__name__: f for f in (prepare, warmup, lm_llc, lm_sus, tms_llc, lm_point, tms_point, profile)})
