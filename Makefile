@@ -13,11 +13,6 @@ PRESET ?= ci
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
-# Side-by-side benchmark with devinterp (5-10 min, not part of `make test`) -> bench/results/latest.{md,json}, book/benchmarks.md
-.PHONY: bench
-bench: venv
-	bash bench/run.sh
-
 .PHONY: venv notebooks book chapter test unit slow chromium browser clean
 
 venv: $(STAMP)
@@ -67,3 +62,8 @@ test: chromium unit slow book
 
 clean:
 	rm -rf _build
+
+# Side-by-side benchmark with devinterp (5-10 min, not part of `make test`) -> bench/results/latest.{md,json}, book/benchmarks.md
+.PHONY: bench
+bench: venv
+	bash bench/run.sh
