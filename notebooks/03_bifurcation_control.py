@@ -191,6 +191,13 @@ COS60 = 0.5
 runs3 = branch_runs(3, S, sus3, COS60, settings, P["seeds"], train_cfg)
 sweep3 = torch.stack([runs3.success(i).mean() for i in range(len(settings))]).reshape(len(P["metrics"]), len(P["scales"]))
 print("success rate 3 → 4 (rows: metric m, columns: scale s)\n", sweep3.numpy().round(2))
+steps3 = [gap_weights(sus3, 3, g, S, COS60, scale=MAIN[0], metric=MAIN[1]) for g in range(3)]
+
+# %% tags=["hide-input"]
+plot_concentration_field([st.weights for st in steps3], natural_weights(4, S), input_labels(4),
+                         [f"gap {a}–{b}" for a, b in gap_neighbours(3)], f"concentration field, 3 → 4 (scale {MAIN[0]:g}, metric m = {MAIN[1]:g})")
+plt.gcf().set_size_inches(8, 2.6)
+plt.gcf().tight_layout()
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))

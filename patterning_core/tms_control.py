@@ -118,6 +118,16 @@ def support_mask(d: int, max_cardinality: int) -> Tensor:
     return (input_types(d, F64).sum(-1) <= max_cardinality).to(F64)
 
 
+def metric_step(chi: Tensor, dmu: Tensor, h: Tensor, metric: float, ridge: float = 1e-3) -> PatterningStep:
+    r"""The patterning step in the norm :math:`\sum_x dh_x^2 / h_x^{2m}`: :math:`dh = D(\chi D)^+ d\mu`,
+    :math:`D = \mathrm{diag}(h^m)` (``m = 0``: the plain pseudo-inverse of
+    :func:`~patterning_core.patterning.patterning_step`)."""
+    D = h.to(F64) ** metric
+    step = patterning_step(chi.to(F64) * D, dmu.to(F64), ridge=ridge)
+    dh = D * step.dh
+    return step._replace(dh=dh, dmu_pred=chi.to(F64) @ dh)
+
+
 class GapStep(NamedTuple):
     weights: Tensor  # (2**d,) mean-one training weights h
     step: PatterningStep  # the patterning step (dh over the inputs, predicted dμ on the two rows)
@@ -142,14 +152,11 @@ def gap_weights(sus: Susceptibilities, k: int, gap: int, sparsity: float, cos_ta
     a, b = gap_neighbours(k)[gap]
     rows = torch.tensor([dot_row(a, k, d), dot_row(b, k, d)])
     h0 = natural_weights(d, sparsity)
-    D = h0**metric  # (2**d,) metric: minimize sum dh^2 / h0^(2·metric)
-    chi = sus.chi[rows].to(F64) * D
+    chi = sus.chi[rows].to(F64)
     if max_cardinality is not None:
         chi = chi * support_mask(d, max_cardinality)  # columns outside the support get dh = 0
-    step = patterning_step(chi, cos_target - sus.mu[rows].to(F64), ridge=ridge)
-    dh = D * step.dh
-    step = step._replace(dh=dh)
-    return GapStep(reweight(h0, dh, scale, "additive", floor=1e-12), step, rows)
+    step = metric_step(chi, cos_target - sus.mu[rows].to(F64), h0, metric, ridge)
+    return GapStep(reweight(h0, step.dh, scale, "additive", floor=1e-12), step, rows)
 
 
 @dataclass(frozen=True)
@@ -318,16 +325,6 @@ def plot_branch_trajectories(runs: BranchRuns, setting: int, steps: Sequence[int
 # ---------------------------------------------------------------------------------------------
 # Chapter 4: rewriting a trained pentagon
 # ---------------------------------------------------------------------------------------------
-
-
-def metric_step(chi: Tensor, dmu: Tensor, h: Tensor, metric: float, ridge: float = 1e-3) -> PatterningStep:
-    r"""The patterning step in the norm :math:`\sum_x dh_x^2 / h_x^{2m}`: :math:`dh = D(\chi D)^+ d\mu`,
-    :math:`D = \mathrm{diag}(h^m)` (``m = 0``: the plain pseudo-inverse of
-    :func:`~patterning_core.patterning.patterning_step`)."""
-    D = h.to(F64) ** metric
-    step = patterning_step(chi.to(F64) * D, dmu.to(F64), ridge=ridge)
-    dh = D * step.dh
-    return step._replace(dh=dh, dmu_pred=chi.to(F64) @ dh)
 
 
 def pentagon_goal(arrangement: Sequence[int], sparsity: float) -> Tensor:
