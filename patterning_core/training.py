@@ -13,7 +13,7 @@ elementwise, every seed follows exactly the trajectory it would follow alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -34,6 +34,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # L2 (sgd, adam) or decoupled (adamw) decay
     momentum: float = 0.0  # SGD momentum
     log_every: int = 1  # record the loss every this many steps
+    shared_batches: bool = False  # all seeds draw the same minibatches (common random numbers across conditions)
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.lr <= 0 or self.log_every < 1:
@@ -48,6 +49,7 @@ class TrainResult:
     loss_trace: Tensor  # (seeds, logged) weighted training loss
     logged_steps: Tensor  # (logged,) step index of each logged loss
     checkpoints: list[tuple[int, Params]]  # (step, params) every checkpoint_every steps, incl. step 0
+    optimizer_state: dict[str, dict[str, Tensor]]  # name -> final optimizer state (pass back to resume)
 
     def seed(self, s: int) -> Params:
         """The final parameters of seed ``s`` (an anchor for :func:`~patterning_core.sgld.sample`)."""
@@ -77,6 +79,7 @@ def train(
     weights: Tensor | None = None,
     seed: int = 0,
     checkpoint_every: int | None = None,
+    optimizer_state: Mapping[str, Mapping[str, Tensor]] | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train stacked parameters ``params`` (name -> (seeds, *shape)) on the weighted loss.
@@ -86,7 +89,11 @@ def train(
         params: initial parameters stacked over seeds (see :func:`init_params`); default: the
             model's own parameters as a single seed.
         weights: ``(n,)`` shared by all seeds or ``(seeds, n)`` one row per seed; default ones.
-        seed: seeds the minibatch draws (each seed draws its own minibatches).
+        seed: seeds the minibatch draws (each seed draws its own minibatches unless
+            ``config.shared_batches``).
+        optimizer_state: resume the optimizer: parameter name -> its per-parameter state (e.g.
+            AdamW's ``step``, ``exp_avg``, ``exp_avg_sq``), tensors shaped like the parameter
+            (shared by all seeds) or stacked over seeds.
     """
     n = _check_data(data)
     device = next(model.parameters()).device
@@ -102,6 +109,11 @@ def train(
     buffers = dict(model.named_buffers())
     leaves = {k: v.detach().clone().to(device).requires_grad_(True) for k, v in params.items()}
     opt = _optimizer(config, list(leaves.values()))
+    if optimizer_state is not None:
+        for k, leaf in leaves.items():
+            st = optimizer_state[k]
+            opt.state[leaf] = {n: (v.detach().clone().to(device) if v.dim() == 0 else v.detach().to(device).expand_as(leaf).clone())
+                               for n, v in st.items()}
     gen = torch.Generator(device=device).manual_seed(seed)
 
     def seed_loss(p: Params, batch: Batch, hb: Tensor) -> Tensor:
@@ -117,7 +129,8 @@ def train(
         if full:
             batch, hb = data, h
         else:
-            idx = torch.randint(n, (num_seeds, config.batch_size), generator=gen, device=device)  # (seeds, B)
+            idx = torch.randint(n, (1 if config.shared_batches else num_seeds, config.batch_size), generator=gen, device=device)
+            idx = idx.expand(num_seeds, -1)  # (seeds, B)
             batch, hb = tuple(t[idx] for t in data), torch.gather(h, 1, idx)
         per_seed = loss_fn(leaves, batch, hb)  # (seeds,)
         if step % config.log_every == 0:
@@ -136,6 +149,7 @@ def train(
         loss_trace=torch.stack(losses, dim=1),
         logged_steps=torch.tensor(logged),
         checkpoints=checkpoints,
+        optimizer_state={k: {n: v.detach().clone() for n, v in opt.state[leaf].items()} for k, leaf in leaves.items()},
     )
 
 

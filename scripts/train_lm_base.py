@@ -177,7 +177,8 @@ def finish(cfg: BaseRunConfig, state: dict, out: Path, threshold: float = THRESH
     probe = make_probe(lm_data.split_contexts(ctx, cfg.holdout_fraction, seed=cfg.seed)[0].tokens, cfg)  # (S, 2N)
     record = out.resolve().parent == lm_data.DATA_DIR.resolve()  # only checkpoints under data/lm enter its manifest
     manifest = lm_data.load_manifest()
-    manifest["checkpoints"] = {}
+    # drop only this folder's old entries (other runs, e.g. checkpoints-nospace/, keep theirs)
+    manifest["checkpoints"] = {k: v for k, v in manifest.get("checkpoints", {}).items() if not k.startswith(f"{out.name}/")}
     rev = git_revision()
     for s, role in sorted(roles.items()):
         name = f"step{s}.pt"

@@ -15,3 +15,16 @@ if str(ROOT / "scripts") not in sys.path:
 def repo_root() -> Path:
     """The repository's root directory."""
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors: one thread is faster than two on a shared CPU; restored afterwards.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -41,13 +41,7 @@ def stack_balanced(s: str) -> bool:
     return not stack
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is faster than two on a shared CPU; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (fixture in conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,27 @@ def test_batched_training_equals_separate_runs():
         torch.testing.assert_close(one.params["w"][0], both.params["w"][s])
 
 
+def test_shared_batches_give_identical_seeds_and_resumed_optimizer_continues_exactly():
+    g = torch.Generator().manual_seed(4)
+    a, prec = torch.randn(12, 2, generator=g), 0.5 + torch.rand(12, 2, generator=g)
+    p0 = init_params(lambda: _RandomQuadratic(), seeds=[0])
+    same = {"w": p0["w"].expand(3, 2).clone()}
+    mini = lambda shared: TrainConfig(steps=10, lr=0.05, optimizer="adamw", batch_size=3, shared_batches=shared)  # noqa: E731
+    r = train(_RandomQuadratic(), quadratic_loss, (a, prec), config=mini(True), params=same, seed=1, progress=False)
+    torch.testing.assert_close(r.params["w"][0], r.params["w"][2])  # same start, same batches: same run
+    own = train(_RandomQuadratic(), quadratic_loss, (a, prec), config=mini(False), params=same, seed=1, progress=False)
+    assert not torch.allclose(own.params["w"][0], own.params["w"][2])  # each seed its own batches
+    # 20 full-batch Adam steps == 10 steps, then 10 more resumed from the returned optimizer state
+    full = lambda k: TrainConfig(steps=k, lr=0.05, optimizer="adam")  # noqa: E731
+    ref = train(_RandomQuadratic(), quadratic_loss, (a, prec), config=full(20), params=p0, progress=False)
+    first = train(_RandomQuadratic(), quadratic_loss, (a, prec), config=full(10), params=p0, progress=False)
+    second = train(_RandomQuadratic(), quadratic_loss, (a, prec), config=full(10), params=first.params,
+                   optimizer_state=first.optimizer_state, progress=False)
+    torch.testing.assert_close(second.params["w"], ref.params["w"])
+    fresh = train(_RandomQuadratic(), quadratic_loss, (a, prec), config=full(10), params=first.params, progress=False)
+    assert not torch.allclose(fresh.params["w"], ref.params["w"])
+
+
 def test_training_rejects_bad_weights():
     a, prec = torch.zeros(4, 2), torch.ones(4, 2)
     with pytest.raises(ValueError, match=r"\(4,\) or \(1, 4\)"):
