@@ -1,0 +1,422 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Selecting Nested vs Equal-Count by targeting the LLC
+#
+# A transformer learns to call strings of `(` and `)` *balanced* or not. Two algorithms fit the
+# training set perfectly: **Nested** (the depth never goes negative and ends at zero) and
+# **Equal-Count** (as many `(` as `)`). They disagree only on strings with equal counts that are not
+# nested, such as `)(()`, and the training set contains none of those. Which algorithm a network
+# learns is then decided by something other than the training loss {cite}`li2025parentheses`.
+#
+# The paper's §4.5 {cite}`wang2026patterning` reads that "something" as the local learning coefficient
+# (LLC): when two solutions have the same training loss, the Bayesian posterior prefers the one with
+# the lower LLC {cite}`watanabe2009algebraic`. Patterning then changes the LLCs through the training
+# data. It measures, for every training string, how the LLC of each solution responds to up-weighting
+# that string, and re-weights along the difference.
+#
+# This chapter runs each step on CPU with a small transformer and (at the CI preset) 32 seeds:
+#
+# 1. the baseline distribution of the out-of-distribution (OOD) behaviour over seeds;
+# 2. the LLCs of Nested-like and Equal-Count-like solutions, and the free-energy view of them;
+# 3. per-string susceptibilities of the LLC at one solution of each kind, and their gap;
+# 4. retraining every seed from the same initialisation along the gap, in both directions.
+#
+# Steps 1 to 3 reproduce. Step 4 does not at this scale: the re-weighted seeds end where the
+# baseline seeds ended.
+
+# %% tags=["parameters"]
+preset = "ci"  # "ci": 2 CPU cores, about five minutes; "paper": the seed's scale (more seeds, chains, draws and anchors; GPU recommended)
+results_dir = "."  # where the chapter's claims JSON is written
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from patterning_core import SGLDConfig
+from patterning_core.parens_data import ParensDataConfig, make_parens_data, to_string
+from patterning_core.parens_patterning import (CLASS_NAMES, STUCK, ParensSetting, classify, data_table, extremes,
+                                               init_seeds, llc_at, log_odds, loss_susceptibility, normalize, paired_shift,
+                                               pattern_weights, shift_test, spread, string_groups, susceptibility_gap, train_seeds)
+from patterning_core.report import Claim, save_claims
+
+PRESETS = {
+    "ci": dict(seeds=32, scan=10, anchors=1, llc_chains=4, llc_draws=300, chi_chains=8, chi_draws=250),
+    "paper": dict(seeds=128, scan=None, anchors=3, llc_chains=8, llc_draws=1000, chi_chains=32, chi_draws=1000),
+}
+P = PRESETS[preset]
+torch.manual_seed(0)
+torch.set_num_threads(1)  # tiny tensors: one thread is faster than two
+print(f"preset={preset!r}: {P}")
+
+# %% [markdown]
+# ## The task: two algorithms, one training set
+#
+# Every string has an even length drawn uniformly from 2 to 16, so parity says nothing. Half the
+# training strings are uniform Dyck words (balanced). The other half are *near misses*: a Dyck word with
+# one symbol flipped, so the final depth is $D_L = \pm 2$. A flip of `)` to `(` never dips below zero
+# ($D_L > 0$); a flip of `(` to `)` always does ($D_L < 0$). On all of these the two algorithms agree.
+# The OOD set holds only equal-count strings that are not nested. There Nested answers "unbalanced",
+# Equal-Count answers "balanced", and a network's **OOD balanced rate** (the fraction it calls balanced)
+# reads off which algorithm it learned: 0 for Nested, 1 for Equal-Count.
+#
+# We keep the training set small (256 strings). Then each string's weight matters, and the
+# susceptibilities, one per training string, stay affordable.
+
+# %%
+data = make_parens_data(ParensDataConfig(n_train=256, frac_near_miss=1.0), seed=0)
+n = len(data.train.lengths)
+for row in data_table(data):
+    print(row)
+
+# %% [markdown]
+# ## Baseline: which algorithm does SGD pick?
+#
+# The network has one transformer layer with four heads. Two heads are causal: each position sees its
+# prefix, which is where a running depth can be computed. Two are bidirectional: each position sees
+# the whole string, which is where a global count can be computed. It also has an MLP and a mean-pooled
+# readout. We train 32 seeds at once with Adam (learning rate $3\cdot10^{-3}$, 1000 steps, 32 strings
+# per step, each seed drawing its own minibatches). A seed that does not reach 99 % training accuracy
+# is *stuck* and left out of every statistic below.
+
+# %%
+setting = ParensSetting()
+init = init_seeds(setting, range(P["seeds"]))
+base = train_seeds(setting, data, init)
+cls = classify(base)
+fitted = cls != STUCK
+print(f"fitted {int(fitted.sum())}/{P['seeds']} seeds (train accuracy ≥ 0.99); stuck: {(~fitted).nonzero().squeeze(1).tolist()}")
+print({CLASS_NAMES[c]: int((cls == c).sum()) for c in CLASS_NAMES})
+q = torch.quantile(base.ood_rate[fitted], torch.tensor([0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0]))
+print("OOD balanced rate of fitted seeds, quantiles 0/.1/.25/.5/.75/.9/1:", np.round(q.numpy(), 2))
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6.5, 2.8))
+ax.hist(base.ood_rate[fitted].numpy(), bins=20, range=(0, 1), color="tab:gray", alpha=0.8, label="fitted seeds")
+ax.hist(base.ood_rate[~fitted].numpy(), bins=20, range=(0, 1), color="tab:red", alpha=0.8, label="stuck seeds")
+ax.axvspan(0, 0.1, color="tab:blue", alpha=0.1, label="Nested-like (< 0.1)")
+ax.axvspan(0.6, 1, color="tab:orange", alpha=0.1, label="Equal-Count-like (> 0.6)")
+ax.set(xlabel="OOD balanced rate (0 = Nested, 1 = Equal-Count)", ylabel="seeds", title=f"baseline: what {P['seeds']} seeds learned")
+ax.legend(fontsize=7)
+fig.tight_layout()
+
+# %% [markdown]
+# Seeds land all along the range. A few are Nested-like, a few are Equal-Count-like, and most sit in a
+# middle cluster. The exploration (`scripts/parens_explore.py`) traced that cluster to a hybrid rule,
+# "equal counts and the string starts with `(`". The training data does not settle the question, which is
+# what makes this a selection problem.
+#
+# ## The LLC of each solution
+#
+# ### SGLD settings
+#
+# We estimate $\hat\lambda = n\beta\,(\mathbb E_w[L(w)] - L(w^*))$ {cite}`lau2023llc` with minibatch SGLD
+# (64 strings per step) on the localized posterior $\propto \exp(-n\beta L(w) - \tfrac\gamma2\lVert w - w^*\rVert^2)$.
+# The solutions are cross-entropy minima with training loss between $10^{-4}$ and $10^{-2}$. Away from
+# them the loss rises steeply, so the step size must be small. We use $\varepsilon = 3\cdot10^{-6}$,
+# $n\beta = 5000$ (about $\beta = 20$ per string, a tempered posterior) and $\gamma = 1000$, with 300
+# burn-in steps. In the exploration (`scripts/parens_llc_explore.py`), hotter or less localized settings
+# ($n\beta \le 3000$ with $\gamma = 300$, or $\varepsilon \ge 10^{-5}$) let single chains leave the
+# basin, and those chains dominated both the LLC and the covariances. The table varies $\varepsilon$
+# and $\gamma$ at the most Nested-like and the most Equal-Count-like fitted seed.
+
+# %%
+def sgld(eps=3e-6, gamma=1000.0, nbeta=5000.0, chains=P["llc_chains"], draws=P["llc_draws"], burnin=300, thin=1):
+    return SGLDConfig(step_size=eps, nbeta=nbeta, gamma=gamma, num_chains=chains, num_draws=draws, num_burnin=burnin, thin=thin, batch_size=64)
+
+(nested_seeds, ec_seeds) = extremes(base, fitted, P["anchors"])
+s_n, s_e = nested_seeds[0], ec_seeds[0]
+print(f"anchors: Nested-like seed {s_n} (OOD rate {base.ood_rate[s_n]:.2f}), Equal-Count-like seed {s_e} (OOD rate {base.ood_rate[s_e]:.2f})")
+USED = "ε=3e-6, γ=1000 (used)"
+checks = {"ε=1.5e-6, γ=1000": sgld(eps=1.5e-6), USED: sgld(), "ε=6e-6, γ=1000": sgld(eps=6e-6), "ε=3e-6, γ=3000": sgld(gamma=3000.0)}
+check = {(name, s): llc_at(setting, base.seed(s), data.train, cfg, seed=2) for name, cfg in checks.items() for s in (s_n, s_e)}
+
+# %%
+print(f"{'SGLD setting':22s} | {'Nested-like seed ' + str(s_n):>34s} | {'Equal-Count-like seed ' + str(s_e):>34s}")
+for name, cfg in checks.items():
+    cells = [f"λ̂ {check[name, s].mean:6.2f} ± {check[name, s].std_err:4.2f}, E[L]−L* {check[name, s].mean / cfg.nbeta:.1e}" for s in (s_n, s_e)]
+    print(f"{name:22s} | {cells[0]:>34s} | {cells[1]:>34s}")
+
+# %% [markdown]
+# The Nested-like solution has the larger LLC at every step size and localization. The estimates
+# rise slowly with $\varepsilon$ and fall as $\gamma$ grows, because the localization then does part of
+# the loss's work. Read the ordering and the ratio, not the absolute values.
+#
+# ### LLC across seeds
+#
+# Next, the LLC at fitted seeds spread over the range of OOD rates.
+
+# %%
+scan = spread(base, fitted, P["scan"])
+lam = {s: check[USED, s] if (USED, s) in check else llc_at(setting, base.seed(s), data.train, sgld(), seed=2) for s in scan}
+x_ood = base.ood_rate[scan].numpy()
+y_llc = np.array([lam[s].mean for s in scan])
+rho_llc, p_llc = spearmanr(y_llc, x_ood)
+rho_loss, _ = spearmanr(base.train_loss[scan].numpy(), x_ood)
+print(f"{len(scan)} seeds: Spearman(LLC, OOD rate) = {rho_llc:+.2f} (p = {p_llc:.2g}); Spearman(train loss, OOD rate) = {rho_loss:+.2f}")
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(5.5, 3.4))
+sc = ax.scatter(x_ood, y_llc, c=np.log10(base.train_loss[scan].numpy()), cmap="viridis", s=30)
+ax.errorbar(x_ood, y_llc, yerr=[2 * lam[s].std_err for s in scan], fmt="none", ecolor="gray", lw=0.8)
+fig.colorbar(sc, ax=ax, label=r"$\log_{10}$ training loss")
+ax.set(xlabel="OOD balanced rate (0 = Nested, 1 = Equal-Count)", ylabel=r"$\hat\lambda$ (± 2 s.e.)", title="LLC of trained solutions")
+fig.tight_layout()
+
+# %% [markdown]
+# The more Nested a solution, the higher its LLC. It also has a higher training loss: Nested-like seeds
+# fit with smaller margins. Both are measured here, and both point the same way. Equal-Count-like
+# solutions are the simpler ones.
+#
+# ### The free-energy view
+#
+# For two solutions $a$ and $b$ the posterior log-odds is about
+# $\log \frac{p(a)}{p(b)} \approx n\,(L_b - L_a) + (\lambda_b - \lambda_a)\log n$
+# {cite}`watanabe2009algebraic`. If the training losses are equal, the lower LLC wins.
+
+# %%
+la, lb = lam[s_e].mean, lam[s_n].mean  # the scan includes both extremes
+lo = log_odds(float(base.train_loss[s_e]), la, float(base.train_loss[s_n]), lb, n)
+print(f"Equal-Count-like seed {s_e}: L = {base.train_loss[s_e]:.1e}, λ̂ = {la:.2f};  Nested-like seed {s_n}: L = {base.train_loss[s_n]:.1e}, λ̂ = {lb:.2f}")
+print(f"log-odds (Equal-Count over Nested) ≈ n ΔL + Δλ log n = {n * float(base.train_loss[s_n] - base.train_loss[s_e]):.2f} + "
+      f"{(lb - la) * math.log(n):.2f} = {lo:.1f}")
+
+# %% [markdown]
+# The Bayesian posterior at $n = 256$ would put almost all its mass on Equal-Count. Most of that
+# comes from the LLC term. SGD does not follow it: most seeds end in the middle cluster. This gap
+# between the posterior and SGD matters for the rest of the chapter, because patterning acts on the
+# posterior and we measure its effect on SGD.
+#
+# ## Per-string susceptibilities and their gap
+#
+# With no observable given, the sampler's observable is the training loss $L$ itself. Its
+# susceptibility to the weight of string $i$,
+# $\chi_i = \partial\,\mathbb E_h[L]/\partial h_i = -\beta\,\mathrm{Cov}[L,\ \ell_i - L]$,
+# is the response of $\mathbb E[L] \approx L(w^*) + \lambda/n\beta$, so it is the per-string
+# susceptibility of the LLC up to the factor $n\beta$. We record every training string's loss at
+# every draw and use their mean as $L$, so that $\sum_i \chi_i = 0$ exactly. We estimate $\chi$ at the
+# most Nested-like and the most Equal-Count-like seed (averaged over the `anchors` most extreme seeds of
+# each kind in the paper preset). We normalize each by its root-mean-square and take the gap
+# $g_i = \hat\chi^{EC}_i - \hat\chi^{N}_i$. To first order, up-weighting along $+g$ lowers the Nested
+# solution's normalized LLC and raises the Equal-Count one's, so $+g$ favours Nested and $-g$ favours
+# Equal-Count.
+
+# %%
+CHI = sgld(chains=P["chi_chains"], draws=P["chi_draws"], burnin=500, thin=2)
+sus = {s: loss_susceptibility(setting, base.seed(s), data.train, CHI, seed=3) for s in nested_seeds + ec_seeds}
+chi_n = torch.stack([normalize(sus[s].chi) for s in nested_seeds]).mean(0)
+chi_e = torch.stack([normalize(sus[s].chi) for s in ec_seeds]).mean(0)
+gap = susceptibility_gap(chi_e, chi_n)
+for s, r in sus.items():
+    print(f"seed {s} ({CLASS_NAMES[int(cls[s])]}): λ̂ = {r.llc.mean:.2f} ± {r.llc.std_err:.2f}; "
+          f"Σχ = {float(r.chi.sum()):.1e}; median |χ|/s.e. = {float((r.chi.abs() / r.chi_std_err).median()):.1f}")
+print(f"corr(χ̂_N, χ̂_EC) = {float(torch.corrcoef(torch.stack([chi_n, chi_e]))[0, 1]):.2f}")
+
+# %%
+groups = string_groups(data.train)
+z = normalize(gap)
+for name, m in groups.items():
+    print(f"{name:20s} ({int(m.sum()):3d} strings): mean normalized gap {float(z[m].mean()):+.2f}")
+order = gap.argsort()
+print("most Equal-Count-favouring:", [to_string(data.train.tokens[i]) for i in order[:5].tolist()])
+print("most Nested-favouring:     ", [to_string(data.train.tokens[i]) for i in order[-5:].flip(0).tolist()])
+gap_test = shift_test(z[groups["balanced"]], z[groups["unbalanced, D_L < 0"]], "greater")
+print("gap of D_L < 0 strings vs balanced strings:", gap_test)
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+colors = {"balanced": "tab:green", "unbalanced, D_L > 0": "tab:purple", "unbalanced, D_L < 0": "tab:red"}
+for name, m in groups.items():
+    axes[0].scatter(chi_n[m].numpy(), chi_e[m].numpy(), s=10, alpha=0.7, color=colors[name], label=name)
+lim = float(max(chi_n.abs().max(), chi_e.abs().max())) * 1.05
+axes[0].plot([-lim, lim], [-lim, lim], "k:", lw=0.8)
+axes[0].set(xlabel=r"$\hat\chi^{N}_i$ (Nested-like seed)", ylabel=r"$\hat\chi^{EC}_i$ (Equal-Count-like seed)", title="normalized susceptibilities")
+axes[0].legend(fontsize=7)
+bins = np.linspace(float(z.min()), float(z.max()), 40)
+for name, m in groups.items():
+    axes[1].hist(z[m].numpy(), bins=bins, histtype="step", lw=1.5, color=colors[name], label=name)
+axes[1].set(xlabel=r"normalized gap $g_i$ (> 0 favours Nested)", ylabel="strings", yscale="log", title="the gap by kind of string")
+fig.tight_layout()
+
+# %% [markdown]
+# Most strings have a small positive $\hat\chi$. A few have a large negative one: these are the
+# strings whose loss fluctuates most under the posterior, the low-margin strings of that particular
+# solution. They differ from one solution to the other, so the two profiles are nearly uncorrelated
+# and the gap is heavy-tailed. Apart from those few strings, the gap also has a clear structure by
+# kind of string. Unbalanced strings of both kinds favour Nested. Balanced strings favour Equal-Count.
+#
+# ## Patterning: re-weighting along the gap
+#
+# We turn $\pm g/\mathrm{rms}(g)$ into mean-one weights with `reweight(1, ±g/rms(g), scale=0.3,
+# method="exponential")`, that is $h_i \propto \exp(\pm 0.3\, g_i/\mathrm{rms}(g))$. We retrain all
+# seeds from the same initialisations, with the same minibatch order, once in each direction. Each
+# direction is tested against the baseline seeds with a one-sided Mann–Whitney U test over fitted seeds.
+# A paired Wilcoxon signed-rank test over the same initialisations is printed alongside.
+
+# %%
+SCALE = 0.3
+h = {fav: pattern_weights(gap, fav, SCALE) for fav in ("nested", "equal_count")}
+pat = {fav: train_seeds(setting, data, init, weights=w) for fav, w in h.items()}
+alt = {"nested": "less", "equal_count": "greater"}
+tests, paired, fit_pat = {}, {}, {}
+for fav, res in pat.items():
+    ok = classify(res) != STUCK
+    fit_pat[fav] = float(ok.float().mean())
+    tests[fav] = shift_test(base.ood_rate[fitted], res.ood_rate[ok], alt[fav])
+    paired[fav] = paired_shift(base.ood_rate[fitted & ok], res.ood_rate[fitted & ok], alt[fav])
+    print(f"favour {fav:11s}: h in [{h[fav].min():.2f}, {h[fav].max():.2f}], fitted {int(ok.sum())}/{P['seeds']}\n   {tests[fav]}\n   {paired[fav]}")
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), gridspec_kw=dict(width_ratios=[1.3, 1, 1]))
+runs = {"baseline": base, "favour Nested\n(+g)": pat["nested"], "favour Equal-Count\n(−g)": pat["equal_count"]}
+for j, (name, res) in enumerate(runs.items()):
+    ok = (classify(res) != STUCK).numpy()
+    axes[0].scatter(j + np.random.default_rng(j).uniform(-0.12, 0.12, ok.sum()), res.ood_rate.numpy()[ok], s=12)
+    axes[0].plot([j - 0.25, j + 0.25], [np.median(res.ood_rate.numpy()[ok])] * 2, "k-", lw=2)
+axes[0].set(xticks=range(3), xticklabels=list(runs), ylabel="OOD balanced rate", title="fitted seeds (bar: median)")
+for fav, c in (("nested", "tab:orange"), ("equal_count", "tab:green")):
+    ok = (fitted & (classify(pat[fav]) != STUCK)).numpy()
+    axes[1].scatter(base.ood_rate.numpy()[ok], pat[fav].ood_rate.numpy()[ok], s=12, color=c, label=f"favour {fav}")
+axes[1].plot([0, 1], [0, 1], "k:", lw=0.8)
+axes[1].set(xlabel="baseline OOD rate", ylabel="re-weighted OOD rate", title="same initialisation, paired", aspect="equal")
+axes[1].legend(fontsize=7)
+for fav, c in (("nested", "tab:orange"), ("equal_count", "tab:green")):
+    axes[2].scatter(z.numpy(), h[fav].numpy(), s=6, color=c, label=f"favour {fav}")
+axes[2].set(xlabel=r"normalized gap $g_i$", ylabel="training weight $h_i$", yscale="log", title=f"weights (exponential, scale {SCALE})")
+axes[2].legend(fontsize=7)
+fig.tight_layout()
+
+# %% [markdown]
+# The intervention is large: weights range over more than a factor of ten, and the re-weighted seeds
+# still fit the training set. The OOD distribution barely moves, in either direction, and the paired
+# per-seed changes are as often against the intended direction as with it. At this scale the seed's
+# claim does not reproduce. The gap is dominated by a handful of low-margin strings specific to the
+# two anchor solutions, and up-weighting those does not change where SGD from a given initialisation ends.
+#
+# Did the re-weighting at least change the LLCs it targeted? Below are the LLCs of the weighted loss
+# at the two anchor seeds after retraining (same SGLD settings as above).
+
+# %%
+after = {(fav, s): llc_at(setting, pat[fav].seed(s), data.train, sgld(), seed=4, weights=h[fav]) for fav in pat for s in (s_n, s_e)}
+print(f"{'':22s} | {'seed ' + str(s_n) + ' (Nested-like)':>30s} | {'seed ' + str(s_e) + ' (Equal-Count-like)':>30s}")
+rows = {"baseline": (base, {s: lam[s] for s in (s_n, s_e)})}
+rows.update({f"favour {fav}": (pat[fav], {s: after[fav, s] for s in (s_n, s_e)}) for fav in pat})
+for name, (res, ls) in rows.items():
+    cells = [f"OOD {res.ood_rate[s]:.2f}, λ̂ {ls[s].mean:5.2f} ± {ls[s].std_err:.2f}" for s in (s_n, s_e)]
+    print(f"{name:22s} | {cells[0]:>30s} | {cells[1]:>30s}")
+d_base = rows["baseline"][1][s_n].mean - rows["baseline"][1][s_e].mean
+d_pat = {fav: after[fav, s_n].mean - after[fav, s_e].mean for fav in pat}
+se = {k: math.hypot(rows[k][1][s_n].std_err, rows[k][1][s_e].std_err) for k in rows}
+print(f"λ̂(Nested-like seed) − λ̂(Equal-Count-like seed): baseline {d_base:+.2f} ± {se['baseline']:.2f}, "
+      f"favour nested {d_pat['nested']:+.2f} ± {se['favour nested']:.2f}, favour equal_count {d_pat['equal_count']:+.2f} ± {se['favour equal_count']:.2f}")
+
+# %% [markdown]
+# On the quantity it targets, the Nested direction goes the intended way. After retraining, the LLC
+# difference between the two anchor seeds is smaller than at baseline, by a little less than two
+# standard errors of the difference, which is suggestive but not conclusive. The OOD behaviour of the
+# seeds does not follow. The Equal-Count direction is harder to read.
+# A negative $\hat\lambda$ means that SGLD finds a lower weighted loss right next to the retrained
+# point, so that point is not a local minimum of the weighted loss, and its LLC is not defined there.
+#
+# ## A hand-picked comparison
+#
+# The gap's structure by kind of string suggests a coarser intervention that uses the labels directly.
+# Multiply the weight of every balanced string by 4, which is the class-level part of the
+# Equal-Count direction, or of every $D_L < 0$ string, which is the class-level part of the Nested
+# direction. This is not patterning: the groups were picked by hand from the gap's averages.
+
+# %%
+naive = {}
+for name, fav in (("balanced", "equal_count"), ("unbalanced, D_L < 0", "nested")):
+    w = torch.where(groups[name], 4.0, 1.0)
+    res = train_seeds(setting, data, init, weights=w / w.mean())
+    ok = classify(res) != STUCK
+    naive[name] = shift_test(base.ood_rate[fitted], res.ood_rate[ok], alt[fav])
+    print(f"{name} ×4 (intended: favour {fav}), fitted {int(ok.sum())}/{P['seeds']}: {naive[name]}")
+
+# %% [markdown]
+# On these 32 initialisations, up-weighting balanced strings fourfold moves the OOD rate towards
+# Equal-Count, and up-weighting the strings that dip below zero moves it the same way, not towards
+# Nested. But the first result is specific to these seeds: on a fresh set of 32 initialisations
+# (seeds 100–131, `scripts/parens_patterning_explore.py naive --init 100:132`) the same balanced ×4
+# gives medians 0.361 → 0.365, p = 0.53. So even the hand-picked lever is weak at this scale.
+#
+# ## Three more principled variants (exploration)
+#
+# Before concluding, we tried three χ-derived variants that might avoid the single anchors' low-margin
+# strings, each decided on seeds 0–31 with a fresh set (100–131) held back for confirmation
+# (`scripts/parens_patterning_explore.py`, whose docstring records the runs). One-sided Mann–Whitney p
+# for each direction against the baseline seeds:
+#
+# | variant | favour Nested | favour Equal-Count |
+# |---|---|---|
+# | this chapter: one anchor of each kind, gap, scale 0.3 | 0.55 | 0.56 |
+# | (a) normalized χ averaged over 3 + 3 anchors, gap, scale 0.3 | 0.40 | 0.84 |
+# | (b) (a)'s gap rank-transformed to normal scores, scale 0.5 | 0.51 | 0.67 |
+# | (c) the patterning step $dh = \chi^+ d\mu$ on the 6 anchor rows, $d\mu = \mp 1$ per anchor | 0.46 | 0.84 |
+#
+# None passed on the first set, so none went to confirmation. Averaging anchors does not remove the
+# heavy tails (the Nested-like anchors' profiles barely agree with each other, r = 0.0–0.36); with two
+# kinds of anchor the patterning step is essentially the averaged gap (r = 0.97 with (a)).
+#
+# ## What reproduces
+#
+# * Both algorithms fit the same training set, and seeds from the same recipe land on both (and in
+#   between).
+# * Nested-like solutions have a higher LLC than Equal-Count-like ones, and across seeds the LLC falls
+#   as the OOD balanced rate rises. The free-energy view favours Equal-Count.
+# * The per-string susceptibility gap exists and has structure: unbalanced strings favour Nested,
+#   balanced strings favour Equal-Count.
+# * Re-weighting along the gap does **not** shift the OOD distribution of SGD-trained seeds at this
+#   scale (32 seeds, 256 strings, one anchor of each kind), in either direction. The printed p-values
+#   are the record. In the Nested direction it does narrow the LLC difference between the two anchor
+#   seeds, so it acts on the targeted quantity, but the seeds' behaviour does not follow.
+# * Three more χ-derived variants (averaged anchors, rank-transformed gap, the patterning step on
+#   several anchors) do not shift it either.
+# * Hand-picked class weights (balanced strings ×4) move the OOD rate towards Equal-Count on these 32
+#   seeds but not on a fresh set. Nothing we tried moves it towards Nested.
+
+# %%
+fit_base = int(fitted.sum())
+assert fit_base >= 20, f"only {fit_base} seeds fit the training set"
+assert base.ood_rate[fitted].min() < 0.15 and base.ood_rate[fitted].max() > 0.6, "seeds should land near both algorithms"
+for name in checks:
+    assert check[name, s_n].mean > check[name, s_e].mean + 2 * math.hypot(check[name, s_n].std_err, check[name, s_e].std_err), name
+assert rho_llc < 0 and p_llc < 0.05, f"LLC should fall with the OOD rate (ρ = {rho_llc:.2f}, p = {p_llc:.2g})"
+assert lo > 0 and (lb - la) * math.log(n) > n * float(base.train_loss[s_n] - base.train_loss[s_e]), "the LLC term should favour Equal-Count and dominate"
+assert gap_test.p < 0.05, f"D_L < 0 strings should favour Nested more than balanced strings do: {gap_test}"
+assert min(fit_pat.values()) >= 0.8 and all(float(w.max() / w.min()) > 10 for w in h.values()), "the intervention should be large and leave the seeds fitting"
+assert d_pat["nested"] < d_base, "the Nested direction should narrow the anchors' LLC difference (as the text says)"
+assert after["equal_count", s_n].mean < 0, "the text reads a negative LLC at the retrained Nested-like seed"
+assert naive["balanced"].p < 0.05 or preset != "ci", f"the text reads p < 0.05 for balanced ×4 on the ci seeds: {naive['balanced']}"
+assert naive["unbalanced, D_L < 0"].median_treated > naive["unbalanced, D_L < 0"].median_baseline, "the text says D_L < 0 ×4 moves the rate up"
+moved = {fav: tests[fav].p < 0.05 for fav in tests}
+print("patterning moved the OOD rate the intended way (p < 0.05):", moved)
+
+# %%
+save_claims("06_parentheses_llc", preset, [
+    Claim("Two algorithms (Nested, Equal-Count) fit the training set; seeds split between them",
+          f"{fit_base}/{P['seeds']} seeds fit; OOD balanced rate of fitted seeds from {float(base.ood_rate[fitted].min()):.2f} "
+          f"to {float(base.ood_rate[fitted].max()):.2f} (median {float(base.ood_rate[fitted].median()):.2f})", True, float(base.ood_rate[fitted].median())),
+    Claim("Nested-like and Equal-Count-like solutions have different LLCs (lower LLC wins the posterior)",
+          f"λ̂ {lb:.2f} (Nested-like seed {s_n}) vs {la:.2f} (Equal-Count-like seed {s_e}); Spearman(LLC, OOD rate) = {rho_llc:+.2f} "
+          f"over {len(scan)} seeds (p = {p_llc:.1g}); free-energy log-odds {lo:.1f} in favour of Equal-Count", True, rho_llc),
+    Claim("Per-sample susceptibility gap between the two solutions identifies which samples favour which",
+          f"D_L < 0 strings favour Nested, balanced strings Equal-Count: {gap_test}", True, gap_test.p),
+    Claim("Re-weighting along the gap towards Nested lowers the OOD balanced rate", str(tests["nested"]), moved["nested"], tests["nested"].p),
+    Claim("Re-weighting along the gap towards Equal-Count raises the OOD balanced rate", str(tests["equal_count"]), moved["equal_count"], tests["equal_count"].p),
+], results_dir)
