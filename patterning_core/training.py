@@ -12,7 +12,7 @@ elementwise, every seed follows exactly the trajectory it would follow alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Literal, Mapping, Sequence
 
 import torch
@@ -49,7 +49,7 @@ class TrainResult:
     loss_trace: Tensor  # (seeds, logged) weighted training loss
     logged_steps: Tensor  # (logged,) step index of each logged loss
     checkpoints: list[tuple[int, Params]]  # (step, params) every checkpoint_every steps, incl. step 0
-    optimizer_state: dict[str, dict[str, Tensor]]  # name -> final optimizer state (pass back to resume)
+    optimizer_state: dict[str, dict[str, Tensor]] = field(default_factory=dict)  # name -> final optimizer state (pass back to resume)
 
     def seed(self, s: int) -> Params:
         """The final parameters of seed ``s`` (an anchor for :func:`~patterning_core.sgld.sample`)."""
