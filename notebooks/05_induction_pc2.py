@@ -193,6 +193,30 @@ top2 = U[:, 1].argsort(descending=True)[:2].tolist()
 pairs_heads = set(top2) == {ih, pt}
 print(f"PC2's two largest positive loadings: heads {[labels[i] for i in top2]} (induction head {labels[ih]}, previous-token head {labels[pt]})")
 
+# %% [markdown]
+# How much of this reading depends on which contexts were drawn? We repeat it with four more draws
+# of 32 observable and 32 probe contexts (no sampling is involved, so the only variation is the data).
+
+# %%
+draws = []
+for d in (1, 3, 5, 7, 9):  # seed 1 is the draw above
+    pd_ = torch.randperm(len(train_set.tokens), generator=torch.Generator().manual_seed(d))
+    o_d, p_d = train_set.tokens[pd_[: P["obs"]]], train_set.tokens[pd_[P["obs"]: P["obs"] + P["probe"]]]
+    X_d = linear_susceptibilities(model, leading_order_response(model, o_d, nbeta=NBETA, gamma=GAMMA, n=n), p_d).reshape(8, -1)
+    U_d, _, V_d = torch.linalg.svd(X_d / X_d.pow(2).mean(1, keepdim=True).sqrt(), full_matrices=False)
+    sgn = 1.0 if U_d[ih, 1] >= 0 else -1.0
+    u2, v2 = sgn * U_d[:, 1], sgn * V_d[1]
+    m_d = lm_data.induction_pattern_mask(p_d)[:, 1:].reshape(-1)
+    auc_d = float(mannwhitneyu(v2[m_d].numpy(), v2[~m_d].numpy()).statistic / (m_d.sum() * (~m_d).sum()))
+    draws.append(dict(seed=d, pt=float(u2[pt]), ih=float(u2[ih]), pair=set(u2.argsort(descending=True)[:2].tolist()) == {ih, pt}, auc=auc_d))
+    print(f"draw {d}: PC2 loading of PT {labels[pt]} {u2[pt]:+.2f}, of IH {labels[ih]} {u2[ih]:+.2f}, "
+          f"largest positive {[labels[i] for i in u2.argsort(descending=True)[:2].tolist()]}, AUC of induction-pattern tokens {auc_d:.3f}")
+pair_frac = float(np.mean([x["pair"] for x in draws]))
+pt_list = ", ".join(f"{x['pt']:+.2f}" for x in draws)
+ih_list = ", ".join(f"{x['ih']:+.2f}" for x in draws)
+aucs = np.array([x["auc"] for x in draws])
+print(f"PC2 pairs PT and IH in {pair_frac:.0%} of draws; AUCs {np.round(aucs, 3).tolist()}")
+
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), gridspec_kw=dict(width_ratios=[1.2, 1, 1.3]))
 w = 0.27
@@ -289,13 +313,16 @@ fig.tight_layout()
 # The printed numbers are the record; the checks below turn them into the claims table. Everything
 # in this chapter except the SGLD cross-check is deterministic at a given preset (the contexts are
 # drawn with fixed seeds, the leading-order susceptibilities need no sampling, training is seeded),
-# so the page shows one reproducible run, not a typical one. Three things to read off it:
+# so the page shows one reproducible run. Three things to read off it:
 #
-# * The leading-order PC2 is **not a clean induction mode** in this small model. Which heads it
-#   pairs depends on which 32 observable and 32 probe contexts are drawn (in exploration, another
-#   draw of the same sizes paired exactly the previous-token head 0.1 and the induction head 1.1; the
-#   draw on this page need not), its token loadings hardly separate induction-pattern tokens (AUC near
-#   0.5), and its sequence scores are nearly uncorrelated with how repetitive a sequence is.
+# * The leading-order PC2 pairs the heads of the circuit **only in some draws**. Over the five
+#   draws of contexts the induction head always loads clearly positively on PC2, and the
+#   previous-token head joins it as the other top loading in three of them; in the other two (one
+#   of them the first draw, which fixed the weights before we looked at the others) it is weak and
+#   another head takes its place. Its token loadings hardly separate induction-pattern tokens (AUCs
+#   between about 0.47 and 0.51, where 0.5 is no separation), and the sequence scores of the first
+#   draw are nearly uncorrelated with how repetitive a sequence is. Averaging the mode over draws, or
+#   the paper preset's larger observable and probe sets, is the natural next step.
 # * Re-weighting along it therefore has no reason to act on the circuit, and the paper's ~4×
 #   acceleration is not reproduced: compare the Induce and Repress curves with Baseline above. Both
 #   re-weightings slow the head a little, by about the same amount, so a slower Repress run is not
@@ -320,7 +347,8 @@ ratio = (f["Baseline"] / f["Induce"]) if f["Induce"] not in (0, never) and f["Ba
 control_represses = gain["control: repeats ↓"] < 0.5 * gain["Baseline"]
 print(f"base run: best layer-1 prefix matching ×{bump:.1f} from step 2500 to 12000, loss drop {drop[-1]:+.2f} nats; checkpoints match trace: {trace_ok}")
 print(f"SGLD vs leading order: median k = {float(k_sgld.median()):.2f}, median cos = {float(cos.median()):.3f}")
-print(f"PC2 pairs the induction and previous-token heads: {pairs_heads}; AUC of induction-pattern tokens on PC2: {token_auc:.3f}")
+print(f"PC2 pairs the induction and previous-token heads: {pairs_heads} in the draw used for the weights, {pair_frac:.0%} of 5 draws; "
+      f"AUC of induction-pattern tokens on PC2: {token_auc:.3f} (median over draws {np.median(aucs):.3f})")
 print(f"formation (≥ {THRESHOLD}): {formed}; gains {({k: round(v, 3) for k, v in gain.items()})}")
 print(f"Induce earlier: {induce_earlier}; Repress later than Baseline and than Induce (by > {NOISE}): {repress_later}; "
       f"Baseline/Induce formation-step ratio: {ratio:.2f} (paper: about 4)")
@@ -336,11 +364,12 @@ save_claims("05_induction_pc2", preset, [
           f"best layer-1 prefix matching ×{bump:.1f} from step 2500 to 12000 (to {pm[-1, 1].max():.2f}); loss drop {drop[-1]:+.2f} nats",
           bool(bump > 5 and drop[-1] > 1.0), float(pm[-1, 1].max())),
     Claim("PC2 of the per-head susceptibilities pairs the induction and previous-token heads",
-          "leading-order χ at step 5500, head-normalized: PC2 loadings " + ", ".join(f"{a} {b:+.2f}" for a, b in zip(labels, U[:, 1].tolist())),
-          pairs_heads, float(U[ih, 1])),
+          f"leading-order χ at step 5500, head-normalized, 5 draws of contexts: PT and IH are PC2's two largest positive loadings in "
+          f"{pair_frac:.0%} of draws (PT loadings {pt_list}; IH loadings {ih_list})",
+          pair_frac > 0.5, pair_frac),
     Claim("PC2 pairs those heads with induction-pattern tokens",
-          f"AUC of induction-pattern tokens on PC2's token loadings {token_auc:.3f} (0.5 = no separation)",
-          abs(token_auc - 0.5) > 0.05, token_auc),
+          f"AUC of induction-pattern tokens on PC2's token loadings over 5 draws {', '.join(f'{a:.3f}' for a in aucs)} (0.5 = no separation)",
+          bool(abs(np.median(aucs) - 0.5) > 0.05), float(np.median(aucs))),
     Claim("Weights along +PC2 (Induce) make the induction head form earlier than Baseline (paper: ~4×)",
           f"formation step (≥ {THRESHOLD}) Baseline {formed['Baseline']}, Induce {formed['Induce']}; gain over the window "
           f"{gain['Baseline']:+.3f} vs {gain['Induce']:+.3f}; ratio {ratio:.2f}", induce_earlier, None if np.isnan(ratio) else ratio),
