@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from patterning_core import lm_data  # noqa: E402
-from patterning_core.models.attn_only import AttnOnlyConfig, AttnOnlyTransformer, per_token_loss  # noqa: E402
-from train_lm_base import CKPT_DIR, BaseRunConfig, evaluate, git_revision, make_probe  # noqa: E402
+from patterning_core.models.attn_only import AttnOnlyConfig, AttnOnlyTransformer  # noqa: E402
+from train_lm_base import CKPT_DIR, BaseRunConfig, evaluate, git_revision, make_optimizer, make_probe, train_step  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,18 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     probe = make_probe(train_tokens, cfg)
     model = AttnOnlyTransformer(replace(cfg.model, fused_attention=True), seed=cfg.seed)
     model.load_state_dict(ck["state_dict"])
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    opt, sched = make_optimizer(model, cfg)
     opt.load_state_dict(ck["optimizer_state"])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup), last_epoch=-1)
     for _ in range(a.start):  # the schedule's position (constant after warm-up, but keep it exact)
         sched.step()
     for step in range(a.start, a.stop):
-        x = train_tokens[lm_data.batch_indices(len(train_tokens), cfg.batch_size, step, cfg.seed)]
-        loss = per_token_loss(model, x).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        loss = train_step(model, opt, sched, train_tokens, step, cfg)
         if (step + 1) % 250 == 0:
             print(f"step {step + 1} loss {float(loss):.3f}", flush=True)
     row = {"step": a.stop, **evaluate(model, probe, held)}

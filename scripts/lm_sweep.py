@@ -42,7 +42,8 @@ sys.path.insert(0, str(REPO))
 
 from patterning_core import lm_data  # noqa: E402
 from patterning_core.induction import measure_induction, prefix_matching_score, previous_token_score, repeated_random_tokens  # noqa: E402
-from patterning_core.models.attn_only import AttnOnlyConfig, AttnOnlyTransformer, per_token_loss  # noqa: E402
+from patterning_core.models.attn_only import AttnOnlyConfig, AttnOnlyTransformer  # noqa: E402
+from train_lm_base import make_optimizer, train_step  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -117,20 +118,12 @@ def run(name: str, cfg: SweepConfig, contexts: lm_data.Contexts, max_seconds: fl
     mcfg = AttnOnlyConfig(cfg.vocab_size, 2, cfg.n_heads, cfg.d_model, cfg.d_head, cfg.n_ctx, cfg.init_std,
                           positional=cfg.positional, fused_attention=True)
     model = AttnOnlyTransformer(mcfg, seed=cfg.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup))
+    opt, sched = make_optimizer(model, cfg)
     trace = [{"step": 0, "seconds": 0.0, **evaluate(model, probe, held_tokens, held_ind)}]
     t0, train_time, step = time.time(), 0.0, 0
     while step < cfg.steps and train_time < max_seconds:
         ts = time.time()
-        x = train.tokens[lm_data.batch_indices(len(train.tokens), cfg.batch_size, step, cfg.seed)]  # (B, T)
-        loss = per_token_loss(model, x).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
+        loss = train_step(model, opt, sched, train.tokens, step, cfg)
         step += 1
         train_time += time.time() - ts
         if step % cfg.eval_every == 0 or step == cfg.steps:

@@ -106,6 +106,27 @@ def git_revision() -> str:
         return "unknown"
 
 
+def make_optimizer(model: torch.nn.Module, cfg) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW with the run's betas and decay, the learning rate warmed up linearly over ``cfg.warmup`` steps."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup))
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, sched, train_tokens: torch.Tensor, step: int, cfg) -> torch.Tensor:
+    """One optimizer step on minibatch ``step`` (a pure function of the step, :func:`lm_data.batch_indices`),
+    with the optional gradient clip; returns the batch loss. Shared by the base run, the sweep, the
+    extension and the space-ablated run, so all of them train the same way."""
+    x = train_tokens[lm_data.batch_indices(len(train_tokens), cfg.batch_size, step, cfg.seed)]  # (B, T)
+    loss = per_token_loss(model, x).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    sched.step()
+    return loss
+
+
 def train(cfg: BaseRunConfig, state_path: Path, max_seconds: float, log_every: int = 1) -> dict:
     """Continue (or start) the run stored at ``state_path`` for at most ``max_seconds``."""
     ctx = lm_data.load_contexts(cfg.model.n_ctx, cfg.model.vocab_size)
@@ -113,8 +134,7 @@ def train(cfg: BaseRunConfig, state_path: Path, max_seconds: float, log_every: i
     train_tokens, held = train_set.tokens, held_set.tokens[: cfg.n_heldout]  # (N, T), (n_heldout, T)
     probe = make_probe(train_tokens, cfg)
     model = AttnOnlyTransformer(replace(cfg.model, fused_attention=True), seed=cfg.seed)  # same weights, faster
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup))
+    opt, sched = make_optimizer(model, cfg)
     if state_path.exists():
         st = torch.load(state_path, weights_only=False)
         if st["run_config"] != asdict(cfg):
@@ -130,14 +150,7 @@ def train(cfg: BaseRunConfig, state_path: Path, max_seconds: float, log_every: i
     t_start = time.time()
     while step < cfg.steps and time.time() - t_start < max_seconds:
         t0 = time.time()
-        x = train_tokens[lm_data.batch_indices(len(train_tokens), cfg.batch_size, step, cfg.seed)]  # (B, T)
-        loss = per_token_loss(model, x).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
+        loss = train_step(model, opt, sched, train_tokens, step, cfg)
         step += 1
         elapsed += time.time() - t0
         if step % cfg.eval_every == 0 or step == cfg.steps:

@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from train_lm_base import BaseRunConfig, git_revision  # noqa: E402
+from train_lm_base import BaseRunConfig, git_revision, make_optimizer, train_step  # noqa: E402
 
 from patterning_core import lm_data, spacing  # noqa: E402
 from patterning_core.models.attn_only import AttnOnlyTransformer, per_token_loss  # noqa: E402
@@ -63,16 +63,10 @@ def train(cfg: BaseRunConfig, steps: int) -> tuple[AttnOnlyTransformer, dict]:
     print(f"{len(train_tokens)} ablated training contexts (the base run has "
           f"{round(len(lm_data.load_contexts(cfg.model.n_ctx, cfg.model.vocab_size).tokens) * (1 - cfg.holdout_fraction))})", flush=True)
     model = AttnOnlyTransformer(replace(cfg.model, fused_attention=True), seed=cfg.seed)  # as the base run
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup))
+    opt, sched = make_optimizer(model, cfg)
     trace, t0 = [], time.time()
     for step in range(steps):
-        x = train_tokens[lm_data.batch_indices(len(train_tokens), cfg.batch_size, step, cfg.seed)]  # (B, T)
-        loss = per_token_loss(model, x).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        loss = train_step(model, opt, sched, train_tokens, step, cfg)
         if (step + 1) % 500 == 0 or step + 1 == steps:
             row = {"step": step + 1, "train_loss": float(loss.detach()), "heldout_loss": heldout_loss(model, held),
                    "heldout_loss_ablated_text": heldout_loss(model, held_ablated), "train_seconds": round(time.time() - t0, 1)}
