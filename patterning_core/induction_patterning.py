@@ -14,7 +14,7 @@ parameters, the same optimizer state and the same minibatches, so they differ on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
@@ -85,7 +85,7 @@ def retrain(
     minibatches (``config.shared_batches`` is forced on)."""
     if weights.dim() != 2 or weights.shape != (len(names), len(tokens)):
         raise ValueError(f"weights must be (conditions, N) = ({len(names)}, {len(tokens)}), got {tuple(weights.shape)}")
-    cfg = TrainConfig(**{**config.__dict__, "shared_batches": True})
+    cfg = replace(config, shared_batches=True)
     params = {k: v.detach()[None].expand(len(names), *v.shape).clone() for k, v in model.named_parameters()}
     r = train(model, lambda f, b: per_token_loss(f, b[0]).mean(-1), (tokens,), config=cfg, params=params, weights=weights,
               seed=seed, checkpoint_every=eval_every, optimizer_state=optimizer_state, progress=progress)
