@@ -7,6 +7,7 @@ torch and patterning_core. Nothing here comes from devinterp.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -35,6 +36,16 @@ def set_threads(n: int = THREADS) -> None:
         torch.set_num_interop_threads(n)
     except RuntimeError:  # already set (interop threads can only be set once per process)
         pass
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Run a task with ``n`` torch intra-op threads, then go back to :data:`THREADS`."""
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(THREADS)
 
 
 # --------------------------------------------------------------------------- the plan
@@ -82,6 +93,7 @@ SCALE_LM_DRAWS = 20  # LM chain/probe scaling: recorded draws per call (no burn-
 SCALE_TMS_DRAWS = 100
 SCALE_PROBE_TOKENS = (64, 512, 4096)
 SCALE_PROBE_CHAINS = 4
+BOTH_CORES = 2  # case 1 is also run with this many threads on both sides (the machine's cores)
 DEVINTERP_LM_MAX_CHAINS = 16  # devinterp 2 LM chain scaling is measured up to here; 64 is extrapolated
 DEVINTERP_OBS_SEED = 1337  # devinterp 2's default obs_seed (order of observable sequences)
 
@@ -98,6 +110,7 @@ def plan_dict() -> dict:
             "devinterp_lm_max_chains": DEVINTERP_LM_MAX_CHAINS,
         },
         "threads": THREADS,
+        "both_cores": BOTH_CORES,
     }
 
 

@@ -146,10 +146,15 @@ def main() -> None:
         c1["ours"] = W["ours"]("lm_llc")
         c1["dv_indep"] = W["dv2"]("lm_llc", match=False)
         c1["ours_burnin"] = W["ours"]("lm_llc", burnin_in_average=True)
+        c1["floor"] = W["ours"]("lm_floor")
+        c1["dv_2t"] = W["dv2"]("lm_llc", match=True, threads=C.BOTH_CORES)
+        c1["ours_2t"] = W["ours"]("lm_llc", threads=C.BOTH_CORES)
+        c1["floor_2t"] = W["ours"]("lm_floor", threads=C.BOTH_CORES)
         R["case1"] = c1
 
         print("case 3: LLC of TMS (devinterp 1.3.2)", flush=True)
-        c3 = {"dv": W["dv1"]("tms_llc"), "ours": W["ours"]("tms_llc"), "ours_exact": W["ours"]("tms_llc", exact_population=True)}
+        c3 = {"dv": W["dv1"]("tms_llc"), "ours": W["ours"]("tms_llc"), "ours_exact": W["ours"]("tms_llc", exact_population=True),
+              "dv_2t": W["dv1"]("tms_llc", threads=C.BOTH_CORES), "ours_2t": W["ours"]("tms_llc", threads=C.BOTH_CORES)}
         R["case3"] = c3
 
         print("case 2: per-head susceptibilities (devinterp 2.0.1)", flush=True)

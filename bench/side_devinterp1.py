@@ -63,9 +63,10 @@ def warmup() -> dict:
     return t
 
 
-def tms_llc(seed: int = 100) -> dict:
+def tms_llc(seed: int = 100, threads: int = C.THREADS) -> dict:
     p = C.TMS_LLC
-    out, t = run(p, p.num_chains, p.num_draws, p.num_burnin, seed)
+    with C.threads(threads):
+        out, t = run(p, p.num_chains, p.num_draws, p.num_burnin, seed)
     per_chain = torch.tensor([out[f"llc-chain/{i}"] for i in range(p.num_chains)], dtype=torch.float64)
     trace = torch.as_tensor(out["loss/trace"], dtype=torch.float64)  # (chains, draws), after burn-in
     return {"llc": out["llc/mean"], "llc_std_reported": out["llc/std"], "se": C.chain_se(per_chain),

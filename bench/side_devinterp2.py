@@ -83,7 +83,7 @@ def warmup() -> dict:
     return t
 
 
-def lm_llc(match: bool = True, seed: int = 100) -> dict:
+def lm_llc(match: bool = True, seed: int = 100, threads: int = C.THREADS) -> dict:
     """Case 1 with devinterp's llc(). ``num_init_loss_batches = n / batch_size`` makes its init loss
     the full-data loss (its default, 32 batches, would be a partial estimate)."""
     p = C.LM_LLC
@@ -91,9 +91,10 @@ def lm_llc(match: bool = True, seed: int = 100) -> dict:
     n_batches = len(ds) // p.batch_size
     tmp = tempfile.mkdtemp()
     try:
-        out, t = timed(lambda: dv_llc(m, ds, {}, **common_kwargs(p, num_init_loss_batches=n_batches, init_seed=seed,
-                                                                match_sampling_input_ids_across_chains=match),
-                                      output_path=Path(tmp) / "llc.zarr"))
+        with C.threads(threads):
+            out, t = timed(lambda: dv_llc(m, ds, {}, **common_kwargs(p, num_init_loss_batches=n_batches, init_seed=seed,
+                                                                    match_sampling_input_ids_across_chains=match),
+                                          output_path=Path(tmp) / "llc.zarr"))
         disk = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

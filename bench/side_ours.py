@@ -63,23 +63,24 @@ def warmup() -> dict:
     model = C.load_lm(lm())
     data = (lm()["sgld_tokens"],)
     cfg = config(C.LM_LLC, num_chains=1, num_draws=2, num_burnin=0)
-    _, m = timed(lambda: sample(model, lm_loss, data, config=cfg, probe=(data[0][:1],), progress=False, anchor_loss=0.0))
+    _, m = timed(lambda: sample(model, lm_loss, data, config=cfg, probe=False, progress=False, anchor_loss=0.0))
     tm = C.tms_model(tms()["W"])
-    sample(tm, per_sample_loss, (tms()["x"],), config=config(C.TMS_LLC, num_chains=1, num_draws=2, num_burnin=0), progress=False)
+    sample(tm, per_sample_loss, (tms()["x"],), config=config(C.TMS_LLC, num_chains=1, num_draws=2, num_burnin=0), probe=False, progress=False)
     return m
 
 
-def lm_llc(burnin_in_average: bool = False, seed: int = 0) -> dict:
+def lm_llc(burnin_in_average: bool = False, seed: int = 0, threads: int = C.THREADS) -> dict:
     """Case 1. ``burnin_in_average``: the same chains recorded from step 0 (devinterp 2's convention)."""
     p = C.LM_LLC
     model, data = C.load_lm(lm()), (lm()["sgld_tokens"],)
     cfg = config(p, num_burnin=0, num_draws=p.num_burnin + p.num_draws) if burnin_in_average else config(p)
 
     def run():
-        s = sample(model, lm_loss, data, config=cfg, probe=(data[0][:1],), seed=seed, progress=False)
+        s = sample(model, lm_loss, data, config=cfg, probe=False, seed=seed, progress=False)
         return s, llc(s)
 
-    (s, r), m = timed(run)
+    with C.threads(threads):
+        (s, r), m = timed(run)
     tr = s.loss_trace.double()
     out = {"llc": r.mean, "se": r.std_err, "per_chain": r.per_chain, "anchor_loss": s.anchor_loss, **m,
            "draws_recorded": tr.shape[1], "loss_trace_mean": tr.mean(0),
@@ -136,21 +137,22 @@ def lm_sus(seed: int = 0) -> dict:
             "chains": chains, "probe_tokens": int(s.probe_trace.shape[-1]), **m}
 
 
-def tms_llc(seed: int = 0, exact_population: bool = False) -> dict:
+def tms_llc(seed: int = 0, exact_population: bool = False, threads: int = C.THREADS) -> dict:
     """Case 3. ``exact_population``: full-batch SGLD on the exact population loss (natural weights over
     the 32 input types) -- what devinterp's data-loader API cannot express directly."""
     p = C.TMS_LLC
     model = C.tms_model(tms()["W"])
     if exact_population:
-        data, weights, cfg, probe = tms_data(), natural_weights(), config(p, batch_size=None), None
+        data, weights, cfg, probe = tms_data(), natural_weights(), config(p, batch_size=None), False
     else:
-        data, weights, cfg, probe = (tms()["x"],), None, config(p), (tms()["x"][:1],)
+        data, weights, cfg, probe = (tms()["x"],), None, config(p), False
 
     def run():
         s = sample(model, per_sample_loss, data, weights=weights, config=cfg, probe=probe, seed=seed, progress=False)
         return s, llc(s)
 
-    (s, r), m = timed(run)
+    with C.threads(threads):
+        (s, r), m = timed(run)
     return {"llc": r.mean, "se": r.std_err, "per_chain": r.per_chain, "anchor_loss": s.anchor_loss,
             "xcorr": C.xcorr(s.loss_trace), **m}
 
@@ -158,17 +160,18 @@ def tms_llc(seed: int = 0, exact_population: bool = False) -> dict:
 # --------------------------------------------------------------------------- scaling
 
 
-def lm_point(chains: int, probe_tokens: int = 64, draws: int = C.SCALE_LM_DRAWS) -> dict:
-    """Time per draw of an LM run (no burn-in; anchor loss given so no fixed full-data pass)."""
+def lm_point(chains: int, probe_tokens: int | None = None, draws: int = C.SCALE_LM_DRAWS) -> dict:
+    """Time per draw of an LM run (no burn-in; anchor loss given so no fixed full-data pass);
+    ``probe_tokens``: that many held-out probe tokens recorded at every draw (None: no probe)."""
     model, data = C.load_lm(lm()), (lm()["sgld_tokens"],)
     seq = C.LMPlan().ctx - 1
-    probe = (lm()["probe_pool"][: max(1, probe_tokens // seq)],)
+    probe = (lm()["probe_pool"][: max(1, probe_tokens // seq)],) if probe_tokens else False
 
     def call(n):
         cfg = config(C.LM_LLC, num_chains=chains, num_draws=n, num_burnin=0)
         return timed(lambda: sample(model, lm_loss, data, config=cfg, probe=probe, progress=False, anchor_loss=3.0))[1]
 
-    return {**C.per_draw(call, draws), "probe_tokens": probe[0].shape[0] * seq}
+    return {**C.per_draw(call, draws), "probe_tokens": probe[0].shape[0] * seq if probe else 0}
 
 
 def tms_point(chains: int, draws: int = C.SCALE_TMS_DRAWS) -> dict:
@@ -176,10 +179,50 @@ def tms_point(chains: int, draws: int = C.SCALE_TMS_DRAWS) -> dict:
 
     def call(n):
         cfg = config(C.TMS_LLC, num_chains=chains, num_draws=n, num_burnin=0)
-        return timed(lambda: sample(model, per_sample_loss, (tms()["x"],), config=cfg, probe=(tms()["x"][:1],),
+        return timed(lambda: sample(model, per_sample_loss, (tms()["x"],), config=cfg, probe=False,
                                     progress=False, anchor_loss=0.0))[1]
 
     return C.per_draw(call, draws)
+
+
+def lm_floor(threads: int = C.THREADS, reps: int = 30) -> dict:
+    """What case 1 costs with no sampler at all: the model's own forward + backward per chain-step,
+    (a) one chain on one minibatch in plain eager PyTorch (what devinterp runs inside each step) and
+    (b) our vmapped loss + gradient over the case's chains (the same kernels, batched), plus one
+    no-gradient pass over the data for L(w*). Any library that runs this model eagerly pays at least
+    ``steps x chains x min(a, b) + anchor``; devinterp's case-1 time over that is the largest speed-up
+    any such library could show."""
+    p = C.LM_LLC
+    model, x = C.load_lm(lm()), lm()["sgld_tokens"]
+    params = dict(model.named_parameters())
+    g = torch.Generator().manual_seed(0)
+
+    def plain():  # one chain, one minibatch
+        loss = per_token_loss(model, x[torch.randint(len(x), (p.batch_size,), generator=g)]).mean()
+        torch.autograd.grad(loss, list(params.values()))
+
+    buffers = dict(model.named_buffers())
+    w = {k: v.detach().expand(p.num_chains, *v.shape).clone().requires_grad_(True) for k, v in params.items()}
+    one = lambda wc, b: per_token_loss(lambda t: functional_call(model, (wc, buffers), (t,)), b).mean()
+    batched_loss = vmap(one)
+
+    def batched():  # all chains, each on its own minibatch
+        idx = torch.randint(len(x), (p.num_chains, p.batch_size), generator=g)
+        torch.autograd.grad(batched_loss(w, x[idx]).sum(), list(w.values()))
+
+    def anchor():
+        with torch.no_grad():
+            return torch.cat([per_token_loss(model, c).mean(1) for c in x.split(64)]).mean()
+
+    def per_call(fn, n):
+        fn()
+        return min(C.measure(fn)[1] for _ in range(n))  # best of n: the floor, not a typical time
+
+    with C.threads(threads):
+        a, b, t_anchor = per_call(plain, reps), per_call(batched, reps) / p.num_chains, per_call(anchor, 3)
+    steps = p.num_burnin + p.num_draws * p.thin
+    return {"plain_fwd_bwd": a, "batched_fwd_bwd_per_chain": b, "anchor": t_anchor, "steps": steps, "chains": p.num_chains,
+            "floor": steps * p.num_chains * min(a, b) + t_anchor, "threads": threads}
 
 
 def profile(which: str, chains: int = 4, top: int = 12) -> dict:
@@ -187,11 +230,11 @@ def profile(which: str, chains: int = 4, top: int = 12) -> dict:
     if which == "lm":
         model, data = C.load_lm(lm()), (lm()["sgld_tokens"],)
         cfg = config(C.LM_LLC, num_chains=chains, num_draws=20, num_burnin=0)
-        call = lambda: sample(model, lm_loss, data, config=cfg, probe=(data[0][:1],), progress=False, anchor_loss=3.0)
+        call = lambda: sample(model, lm_loss, data, config=cfg, probe=False, progress=False, anchor_loss=3.0)
     else:
         model = C.tms_model(tms()["W"])
         cfg = config(C.TMS_LLC, num_chains=chains, num_draws=300, num_burnin=0)
-        call = lambda: sample(model, per_sample_loss, (tms()["x"],), config=cfg, probe=(tms()["x"][:1],), progress=False, anchor_loss=0.0)
+        call = lambda: sample(model, per_sample_loss, (tms()["x"],), config=cfg, probe=False, progress=False, anchor_loss=0.0)
     pr = cProfile.Profile()
     pr.enable()
     call()
@@ -208,4 +251,4 @@ def profile(which: str, chains: int = 4, top: int = 12) -> dict:
 if __name__ == "__main__":
     from worker import serve
 
-    serve({f.__name__: f for f in (prepare, warmup, lm_llc, lm_sus, tms_llc, lm_point, tms_point, profile)})
+    serve({f.__name__: f for f in (prepare, warmup, lm_llc, lm_sus, tms_llc, lm_point, tms_point, lm_floor, profile)})

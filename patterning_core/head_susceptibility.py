@@ -96,7 +96,7 @@ def head_susceptibilities(
     config: SGLDConfig,
     chains_per_head: int | None = None,
     seed: int = 0,
-    probe_batch_size: int | None = None,
+    eval_batch_size: int = 64,
     progress: bool = True,
 ) -> HeadSusceptibilities:
     """χ of every attention head against every probe token, from one chain-batched SGLD run.
@@ -109,23 +109,18 @@ def head_susceptibilities(
         obs_tokens: ``(m, T_o)`` fixed contexts whose mean loss is each head's observable.
         config: SGLD settings; ``num_chains`` is the number of chains *per head* unless
             ``chains_per_head`` is given.
+        eval_batch_size: contexts per chunk of the anchor-loss and probe passes (memory).
     """
     for name, t in (("sgld_tokens", sgld_tokens), ("probe_tokens", probe_tokens), ("obs_tokens", obs_tokens)):
         if t.dim() != 2 or t.dtype != torch.long:
             raise ValueError(f"{name} must be a (B, T) int64 tensor, got {tuple(t.shape)} {t.dtype}")
     heads, groups, restrict = _chain_layout(model, chains_per_head or config.num_chains)
     s = sample(model, _lm_loss, (sgld_tokens,), config=replace(config, num_chains=len(groups)), observables=_obs_loss(model, obs_tokens),
-               probe=(probe_tokens,), restrict=restrict, seed=seed, probe_batch_size=probe_batch_size, progress=progress,
-               keep_obs_traces=False, anchor_loss=_anchor(model, sgld_tokens))
+               probe=(probe_tokens,), restrict=restrict, seed=seed, eval_batch_size=eval_batch_size, progress=progress,
+               keep_obs_traces=False)
     sus = susceptibilities(s, groups=groups)
     shape = (len(heads), probe_tokens.shape[0], probe_tokens.shape[1] - 1)
     return HeadSusceptibilities(sus.chi.reshape(shape), sus.std_err.reshape(shape), sus.mu, heads, s.beta_eff, probe_tokens)
-
-
-def _anchor(model: AttnOnlyTransformer, tokens: Tensor) -> float:
-    """L(w*) in large chunks (``sample`` would chunk by the SGLD batch size)."""
-    with torch.no_grad():
-        return torch.cat([per_token_loss(model, c).mean(1) for c in tokens.split(64)]).mean().item()
 
 
 def _head_block(params: dict[str, Tensor], layer: int, head: int) -> Tensor:
@@ -172,7 +167,7 @@ def head_param_covariance(
         return torch.cat([obs(stacked), _head_blocks(stacked, heads, groups)], 1)  # (chains, 1 + P_head)
 
     s = sample(model, _lm_loss, (sgld_tokens,), config=replace(config, num_chains=len(groups)), observables=phi_and_block,
-               probe=(sgld_tokens[:1, :2],), restrict=restrict, seed=seed, progress=progress, anchor_loss=_anchor(model, sgld_tokens))
+               probe=False, restrict=restrict, seed=seed, progress=progress, eval_batch_size=64)
     tr = s.obs_trace.double()  # (chains, draws, 1 + P_head)
     covs, mus = [], []
     for g in range(len(heads)):

@@ -192,8 +192,7 @@ def llc_at(setting: ParensSetting, anchor: Params, batch: ParensBatch, config: S
     (with ``config.batch_size``, minibatch losses: an unbiased estimate of the training loss).
     """
     base = ParensTransformer(setting.model, seed=0)
-    one = tuple(t[:1] for t in batch)  # the sampler always records probe losses: make them one string
-    draws = sample(base, per_sample_loss, tuple(batch), config=config, params=anchor, probe=one, weights=weights,
+    draws = sample(base, per_sample_loss, tuple(batch), config=config, params=anchor, probe=False, weights=weights,
                    seed=seed, keep_obs_traces=False, progress=False)
     return llc(draws)
 

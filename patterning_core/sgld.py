@@ -14,15 +14,16 @@ with per-sample weights :math:`h` (``h = 1`` is the natural distribution). One s
 
 (Welling & Teh 2011; the localized form of Lau et al. 2023). The loop is thin: it picks each
 chain's minibatch, evaluates the loss of every chain at once (``torch.func.vmap`` of
-``functional_call`` over a leading chain dimension of the parameters; one backward pass of the
-chain-summed loss gives every chain's own gradient), calls :func:`sgld_step`, and hands each recorded
+``functional_call`` over a leading chain dimension of the parameters, or the model's own chain
+dimension when it declares ``chain_batched``; one backward pass of the chain-summed loss gives
+every chain's own gradient), calls :func:`sgld_step`, and hands each recorded
 draw to :class:`~patterning_core.stats.DrawStats`, which keeps running sums instead of traces.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -121,12 +122,12 @@ def sample(
     config: SGLDConfig = SGLDConfig(),
     weights: Tensor | None = None,
     observables: Observables | None = None,
-    probe: Batch | None = None,
+    probe: Batch | None | Literal[False] = None,
     restrict: Sequence[str] | Mapping[str, Tensor] | None = None,
     params: Mapping[str, Tensor] | None = None,
     seed: int = 0,
     generator: torch.Generator | None = None,
-    probe_batch_size: int | None = None,
+    eval_batch_size: int | None = None,
     keep_probe_traces: bool = False,
     keep_obs_traces: bool = True,
     anchor_loss: float | None = None,
@@ -136,6 +137,11 @@ def sample(
 
     Args:
         model: any ``nn.Module``; its forward runs through ``functional_call`` vmapped over chains.
+            A model whose class sets ``chain_batched = True`` promises that its forward, under
+            ``per_sample_loss``, takes parameters with a leading chain dimension and inputs with
+            or without it (``(chains, B, ...)`` or ``(B, ...)``) and returns per-sample losses
+            ``(chains, B, ...)``; then no ``vmap`` is used (the same numbers, less overhead for
+            small models; e.g. :class:`~patterning_core.models.tms.TMS`).
         per_sample_loss: ``f(model_fn, batch) -> (B, ...)``; trailing dims are averaged for the
             training loss and flattened for probe losses.
         data: tuple of tensors with a common leading sample dimension ``n``.
@@ -143,17 +149,22 @@ def sample(
         observables: ``φ(params) -> (chains, K)`` on parameters stacked over chains; ``None``
             records the training loss as the single observable (``K = 1``).
         probe: batch whose per-sample losses :math:`\ell_i` are recorded at every draw (default
-            ``data``).
+            ``data``); ``False`` records none (an LLC-only run: no probe pass per draw, and
+            :func:`~patterning_core.susceptibility.susceptibilities` refuses the result).
         restrict: sample only these parameters (names), or parameter → boolean mask
             broadcastable to ``(chains, *shape)``; all others stay at ``w*``.
         seed / generator: randomness; the same seed gives the same numbers on CPU.
+        eval_batch_size: chunk size of the no-gradient passes -- the anchor loss over ``data`` and
+            the probe losses at each draw; ``None``: ``config.batch_size`` for the anchor (the
+            whole data set in full-batch mode) and the whole probe at once.
         anchor_loss: :math:`L_h(w^*)` if known; otherwise computed exactly on ``data``.
     """
     device = next(model.parameters()).device
     n = _check_data(data)
     h = _check_weights(weights, n, device)
     probe = data if probe is None else probe
-    _check_data(probe, name="probe")
+    if probe is not False:
+        _check_data(probe, name="probe")
     gen = generator if generator is not None else torch.Generator(device=device).manual_seed(seed)
     c = config.num_chains
 
@@ -163,17 +174,26 @@ def sample(
     frozen = {k: v for k, v in anchor.items() if k not in masks}
     w = {k: anchor[k].expand(c, *anchor[k].shape).clone() for k in masks}  # (chains, *shape)
     num_sampled = sum(int(m.expand(c, *anchor[k].shape)[0].sum()) for k, m in masks.items())
+    step_masks = {k: None if m.ndim == 0 and bool(m) else m for k, m in masks.items()}  # None: the whole tensor moves
+
+    frozen_c = {k: v.expand(c, *v.shape) for k, v in frozen.items()}  # (chains, *shape), views
+    native = bool(getattr(model, "chain_batched", False))  # the model takes the chain dimension itself: no vmap
+    fixed = frozen_c if native else frozen
 
     def weighted_loss(wc: Params, batch: Batch, hb: Tensor, h_norm: Tensor) -> Tensor:
-        per = _per_sample(model, per_sample_loss, {**frozen, **wc}, buffers, batch)  # (B,)
-        return (hb * per).sum() / h_norm
+        per = _per_sample(model, per_sample_loss, {**fixed, **wc}, buffers, batch, chains=native)  # (B,) | (chains, B)
+        return (hb * per).sum(-1) / h_norm
 
     full = config.batch_size is None
-    loss_fn = vmap(weighted_loss, in_dims=(0, None if full else 0, None if full else 0, None))
-    probe_fn = vmap(lambda wc, b: _per_sample(model, per_sample_loss, {**frozen, **wc}, buffers, b, flat=True), in_dims=(0, None))
+    if native:
+        loss_fn = weighted_loss
+        probe_fn = lambda wc, b: _per_sample(model, per_sample_loss, {**fixed, **wc}, buffers, b, flat=True, chains=True)  # (chains, P)
+    else:
+        loss_fn = vmap(weighted_loss, in_dims=(0, None if full else 0, None if full else 0, None))
+        probe_fn = vmap(lambda wc, b: _per_sample(model, per_sample_loss, {**frozen, **wc}, buffers, b, flat=True), in_dims=(0, None))
 
     if anchor_loss is None:
-        anchor_loss = _anchor_loss(model, per_sample_loss, anchor, buffers, data, h, config.batch_size)
+        anchor_loss = _anchor_loss(model, per_sample_loss, anchor, buffers, data, h, eval_batch_size or config.batch_size)
     blowup = config.blowup if config.blowup is not None else 1e3 * max(1, num_sampled)
 
     stats: DrawStats | None = None
@@ -199,9 +219,12 @@ def sample(
         k = step - config.num_burnin
         if k >= 0 and k % config.thin == 0:
             with torch.no_grad():
-                stacked = {**{name: v.expand(c, *v.shape) for name, v in frozen.items()}, **{k: v.detach() for k, v in w.items()}}
+                stacked = {**frozen_c, **{k: v.detach() for k, v in w.items()}}
                 phi = loss[:, None] if observables is None else _check_obs(observables(stacked), c)
-                ell = torch.cat([probe_fn(stacked, chunk) for chunk in _chunks(probe, probe_batch_size)], dim=1)
+                if probe is False:
+                    ell = loss.new_zeros(c, 0)  # (chains, 0): no probe recorded
+                else:
+                    ell = torch.cat([probe_fn(stacked, chunk) for chunk in _chunks(probe, eval_batch_size)], dim=1)  # (chains, P)
             stats = DrawStats.start(phi, ell, loss) if stats is None else stats
             stats.update(phi, ell, loss)
             loss_trace.append(loss.detach())
@@ -211,14 +234,7 @@ def sample(
                 probe_trace.append(ell.detach())
 
         noise = {name: torch.randn(v.shape, generator=gen, device=device, dtype=v.dtype) for name, v in w.items()}
-        w = {
-            name: torch.where(
-                masks[name],
-                sgld_step(v, grads[name], anchor[name], noise[name], step_size=config.step_size, nbeta=config.nbeta, gamma=config.gamma),
-                v,
-            ).detach()
-            for name, v in w.items()
-        }
+        w = {name: _masked_step(v, grads[name], anchor[name], noise[name], step_masks[name], config) for name, v in w.items()}
 
     return Samples(
         config=config,
@@ -236,14 +252,23 @@ def sample(
 # ---------------------------------------------------------------------------- helpers
 
 
-def _per_sample(model: nn.Module, per_sample_loss: PerSampleLoss, params: Params, buffers: Params, batch: Batch, flat: bool = False) -> Tensor:
-    """Per-sample losses (B,) — or (B·rest,) with ``flat`` — of one chain's parameters."""
+def _masked_step(w: Tensor, grad: Tensor, anchor: Tensor, noise: Tensor, mask: Tensor | None, config: SGLDConfig) -> Tensor:
+    """:func:`sgld_step` where ``mask`` is True, ``w`` unchanged elsewhere (``None``: everywhere)."""
+    new = sgld_step(w, grad, anchor, noise, step_size=config.step_size, nbeta=config.nbeta, gamma=config.gamma)
+    return (new if mask is None else torch.where(mask, new, w)).detach()
+
+
+def _per_sample(model: nn.Module, per_sample_loss: PerSampleLoss, params: Params, buffers: Params, batch: Batch,
+                flat: bool = False, chains: bool = False) -> Tensor:
+    """Per-sample losses (B,) — or (B·rest,) with ``flat`` — of one chain's parameters; with
+    ``chains`` (a ``chain_batched`` model given stacked parameters) (chains, B) — or (chains, B·rest)."""
 
     def model_fn(*args, **kwargs):
         return functional_call(model, (params, buffers), args, kwargs)
 
     per = per_sample_loss(model_fn, batch)
-    return per.reshape(-1) if flat else per.reshape(per.shape[0], -1).mean(dim=1)
+    lead = per.shape[: 1 + chains]  # (B,) or (chains, B)
+    return per.reshape(*lead[:-1], -1) if flat else per.reshape(*lead, -1).mean(dim=-1)
 
 
 def _anchor_loss(model, per_sample_loss, anchor, buffers, data, h, batch_size) -> float:

@@ -70,6 +70,9 @@ def susceptibilities_from_traces(phi: Tensor, ell: Tensor, loss: Tensor, beta: f
 
 def susceptibilities(samples, groups: Tensor | None = None, beta: float | None = None) -> Susceptibilities:
     """χ of a :class:`~patterning_core.sgld.Samples` run; ``beta`` defaults to ``samples.beta_eff``."""
+    if samples.stats.sum_d.shape[-1] == 0:
+        raise ValueError("this run recorded no probe losses (sample(..., probe=False)): there is no χ to estimate; "
+                         "pass probe=None (the training data) or a probe batch")
     return susceptibilities_from_stats(samples.stats, samples.beta_eff if beta is None else beta, groups)
 
 

@@ -132,3 +132,56 @@ def test_burnin_is_excluded():
     assert s.loss_trace.shape == (2, 7) and s.stats.count == 7
     assert cfg.num_steps == 13 + 21
     assert not math.isclose(float(s.loss_trace[0, 0]), 0.0)  # first draw is after burn-in, not w*
+
+
+def test_no_probe_run_keeps_the_chains_and_refuses_susceptibilities():
+    """``probe=False`` records no per-sample losses but draws the same chains (the probe pass uses no
+    randomness); susceptibilities() then says why it cannot estimate χ."""
+    from patterning_core import susceptibilities
+
+    a, prec = _quadratic_data(n=40)
+    cfg = SGLDConfig(step_size=1e-3, nbeta=10.0, gamma=1.0, num_chains=3, num_draws=15, num_burnin=5, batch_size=4)
+    with_probe = sample(Quadratic(3), quadratic_loss, (a, prec), config=cfg, seed=3, progress=False, keep_probe_traces=True)
+    without = sample(Quadratic(3), quadratic_loss, (a, prec), config=cfg, seed=3, progress=False, probe=False)
+    assert torch.equal(with_probe.loss_trace, without.loss_trace) and with_probe.anchor_loss == without.anchor_loss
+    assert with_probe.probe_trace.shape == (3, 15, 40) and without.stats.sum_d.shape == (3, 0)
+    with pytest.raises(ValueError, match="no probe losses"):
+        susceptibilities(without)
+
+
+def test_eval_batch_size_chunks_the_anchor_and_probe_passes_without_changing_them():
+    a, prec = _quadratic_data(n=30)
+    cfg = SGLDConfig(step_size=1e-3, nbeta=10.0, gamma=1.0, num_chains=2, num_draws=5, num_burnin=0, batch_size=3)
+    runs = [sample(Quadratic(3), quadratic_loss, (a, prec), config=cfg, seed=0, progress=False, keep_probe_traces=True,
+                   eval_batch_size=e) for e in (None, 7, 30)]
+    for r in runs[1:]:
+        assert math.isclose(r.anchor_loss, runs[0].anchor_loss, rel_tol=1e-6)
+        torch.testing.assert_close(r.probe_trace, runs[0].probe_trace)
+        assert torch.equal(r.loss_trace, runs[0].loss_trace)
+
+
+@pytest.mark.parametrize("mode", ["minibatch", "full", "restricted"])
+def test_chain_batched_model_skips_vmap_with_the_same_numbers(mode):
+    """TMS declares ``chain_batched``: sample() then calls it on stacked parameters directly. The
+    same run through vmap (a subclass that does not declare it) gives the same draws."""
+    from patterning_core.models.tms import TMS, TMSConfig, natural_weights, per_sample_loss, tms_data
+
+    class VmappedTMS(TMS):
+        chain_batched = False
+
+    cfg_m = TMSConfig(bias=True)
+    x = (torch.rand(200, 5, generator=torch.Generator().manual_seed(1)) < 0.2).float()
+    kw = dict(config=SGLDConfig(step_size=1e-3, nbeta=50.0, gamma=100.0, num_chains=5, num_draws=30, num_burnin=10,
+                                batch_size=None if mode == "full" else 16),
+              seed=4, progress=False, keep_probe_traces=True, observables=lambda p: p["W"].flatten(1))
+    data = tms_data() if mode == "full" else (x,)
+    if mode == "full":
+        kw["weights"] = natural_weights().float()
+    if mode == "restricted":
+        kw["restrict"] = {"W": torch.tensor([True, False]).repeat(5, 1)[:, :, None].expand(5, 2, 5)}
+    runs = [sample(cls(cfg_m, generator=torch.Generator().manual_seed(0)), per_sample_loss, data, **kw) for cls in (TMS, VmappedTMS)]
+    for a in ("loss_trace", "obs_trace", "probe_trace"):
+        torch.testing.assert_close(getattr(runs[0], a), getattr(runs[1], a), rtol=1e-5, atol=1e-6)
+    assert runs[0].anchor_loss == pytest.approx(runs[1].anchor_loss, rel=1e-6)
+    if mode == "restricted":  # the frozen half of W never moves
+        assert (runs[0].obs_trace[:, :, 5:] == runs[0].obs_trace[:, :1, 5:]).all()

@@ -71,6 +71,8 @@ class TMS(nn.Module):
     ``None``, from torch's global generator, so callers such as ``init_params`` can seed it).
     """
 
+    chain_batched = True  # forward takes W (chains, m, d), b (chains, d) and x (chains, B, d) or (B, d): sample() skips vmap
+
     def __init__(self, config: TMSConfig = TMSConfig(), generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.config = config
@@ -80,7 +82,7 @@ class TMS(nn.Module):
             self.b = nn.Parameter(torch.zeros(config.n_features))  # (d,)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Reconstruct ``x`` of shape ``(B, d)``; returns ``(B, d)``."""
+        """Reconstruct ``x`` of shape ``(B, d)``; returns ``(B, d)`` (with stacked parameters ``(..., B, d)``)."""
         return reconstruct(self.W, x, self.b if self.config.bias else None)
 
 
@@ -89,7 +91,7 @@ def reconstruct(W: Tensor, x: Tensor, b: Tensor | None = None) -> Tensor:
 
     Args:
         W: ``(..., m, d)`` weights (leading dims e.g. chains or seeds).
-        x: ``(B, d)`` inputs.
+        x: ``(B, d)`` inputs, or ``(..., B, d)`` with leading dims broadcastable against W's.
         b: optional ``(..., d)`` bias.
 
     Returns:
@@ -97,7 +99,7 @@ def reconstruct(W: Tensor, x: Tensor, b: Tensor | None = None) -> Tensor:
     """
     if x.shape[-1] != W.shape[-1]:
         raise ValueError(f"x has {x.shape[-1]} features (shape {tuple(x.shape)}) but W has shape {tuple(W.shape)}")
-    h = torch.einsum("...md,bd->...bm", W, x.to(W.dtype))  # (..., B, m)
+    h = torch.einsum("...md,...bd->...bm", W, x.to(W.dtype))  # (..., B, m)
     out = torch.einsum("...bm,...md->...bd", h, W)  # (..., B, d)
     if b is not None:
         out = out + b.unsqueeze(-2)
