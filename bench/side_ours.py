@@ -214,15 +214,26 @@ def lm_floor(threads: int = C.THREADS, reps: int = 30) -> dict:
         with torch.no_grad():
             return torch.cat([per_token_loss(model, c).mean(1) for c in x.split(64)]).mean()
 
+    pt, probe = C.sus_sets(lm())
+
+    def observe():  # case 2, per chain and draw: φ on the pt sequences and the probe losses, no gradient
+        with torch.no_grad():
+            per_token_loss(model, pt), per_token_loss(model, probe)
+
     def per_call(fn, n):
         fn()
         return min(C.measure(fn)[1] for _ in range(n))  # best of n: the floor, not a typical time
 
     with C.threads(threads):
         a, b, t_anchor = per_call(plain, reps), per_call(batched, reps) / p.num_chains, per_call(anchor, 3)
+        t_obs = per_call(observe, reps)
     steps = p.num_burnin + p.num_draws * p.thin
+    q = C.LM_SUS  # case 2: 1 + 8 restrictions x q.num_chains chains, each a full forward + backward per step
+    chains2, steps2 = (1 + len(C.head_names(model.cfg.n_layers, model.cfg.n_heads))) * q.num_chains, q.num_burnin + q.num_draws * q.thin
     return {"plain_fwd_bwd": a, "batched_fwd_bwd_per_chain": b, "anchor": t_anchor, "steps": steps, "chains": p.num_chains,
-            "floor": steps * p.num_chains * min(a, b) + t_anchor, "threads": threads}
+            "floor": steps * p.num_chains * min(a, b) + t_anchor, "threads": threads,
+            "observe": t_obs, "sus_chains": chains2, "sus_steps": steps2, "sus_draws": q.num_draws,
+            "sus_floor": chains2 * steps2 * min(a, b) + chains2 * q.num_draws * t_obs + t_anchor}
 
 
 def profile(which: str, chains: int = 4, top: int = 12) -> dict:
