@@ -179,9 +179,7 @@ def loss_susceptibility(setting: ParensSetting, anchor: Params, batch: ParensBat
     draws = sample(base, per_sample_loss, tuple(batch), config=config, params=anchor, seed=seed,
                    keep_probe_traces=True, keep_obs_traces=False, progress=False)
     chi, se, loss = loss_chi(draws.probe_trace, config.nbeta)
-    with torch.no_grad():
-        anchor_loss = float(per_sample_loss(lambda x: torch.func.functional_call(base, anchor, (x,)), batch).mean())
-    return LossSusceptibility(llc_from_losses(loss, anchor_loss, config.nbeta), chi, se, anchor_loss, loss)
+    return LossSusceptibility(llc_from_losses(loss, draws.anchor_loss, config.nbeta), chi, se, draws.anchor_loss, loss)
 
 
 def llc_at(setting: ParensSetting, anchor: Params, batch: ParensBatch, config: SGLDConfig, seed: int = 0,
