@@ -184,13 +184,15 @@ def sample(
         per = _per_sample(model, per_sample_loss, {**fixed, **wc}, buffers, batch, chains=native)  # (B,) | (chains, B)
         return (hb * per).sum(-1) / h_norm
 
+    def probe_losses(wc: Params, batch: Batch) -> Tensor:
+        return _per_sample(model, per_sample_loss, {**fixed, **wc}, buffers, batch, flat=True, chains=native)  # (P,) | (chains, P)
+
     full = config.batch_size is None
     if native:
-        loss_fn = weighted_loss
-        probe_fn = lambda wc, b: _per_sample(model, per_sample_loss, {**fixed, **wc}, buffers, b, flat=True, chains=True)  # (chains, P)
+        loss_fn, probe_fn = weighted_loss, probe_losses
     else:
         loss_fn = vmap(weighted_loss, in_dims=(0, None if full else 0, None if full else 0, None))
-        probe_fn = vmap(lambda wc, b: _per_sample(model, per_sample_loss, {**frozen, **wc}, buffers, b, flat=True), in_dims=(0, None))
+        probe_fn = vmap(probe_losses, in_dims=(0, None))
 
     if anchor_loss is None:
         anchor_loss = _anchor_loss(model, per_sample_loss, anchor, buffers, data, h, eval_batch_size or config.batch_size)
