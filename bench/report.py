@@ -226,7 +226,8 @@ def markdown(R: dict) -> str:
              f"`init_loss` passed as the exact L_n(w*) (its default would average the first `num_chains` unshuffled batches). "
              f"Ours: the same data with `batch_size={p3['batch_size']}` (each chain draws its own minibatch, with replacement). "
              f"ε = {p3['step_size']}, nβ = {p3['nbeta']}, γ = {p3['gamma']}, {p3['num_chains']} chains, {p3['num_burnin']} burn-in "
-             f"+ {p3['num_draws']} draws. devinterp 1.3.2 does not count burn-in.\n")
+             f"+ {p3['num_draws']} draws. devinterp 1.3.2 does not count burn-in. Times: the fastest of {p3.get('repeats', 1)} "
+             "identical calls on each side (same seed, same estimate).\n")
     dv, ours, ex = c3["dv"], c3["ours"], c3["ours_exact"]
     L.append(table(["run", "λ̂ ± SE", "time (s)", "peak RSS MiB (Δ)", "batch-noise corr. across chains"], [
         ["devinterp 1.3.2 (minibatch DataLoader)", pm(dv["llc"], dv["se"], 3), f(dv["seconds"], 2), mem(dv), f(dv["xcorr"])],
@@ -251,7 +252,8 @@ def markdown(R: dict) -> str:
              "(t_N − t_1) / (N − 1), from a second call with one draw, i.e. without each call's fixed costs. LM: N = "
              f"{S['lm_draws']}, "
              "minibatch 8, ours given the anchor loss and devinterp one init-loss batch (so neither side pays a full-data "
-             f"pass), no probe on either side (ours `probe=False`); TMS: N = {S['tms_draws']}. Fixed costs "
+             f"pass), no probe on either side (ours `probe=False`); TMS: N = {S['tms_draws']}, each call the fastest of "
+             f"{S.get('tms_repeats', 1)}. Fixed costs "
              "include, for devinterp 2, a deep copy, a data loader, two `gc.collect()` and zarr buffers per chain; devinterp 2 at "
              f"more than {S['devinterp_lm_max_chains']} chains is extrapolated linearly (its chains run one after another).\n")
     rows = []
