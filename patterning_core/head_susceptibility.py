@@ -64,6 +64,7 @@ class HeadSusceptibilities:
 
 
 HEAD_PARAMS = ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V")  # a head's slice of each, along dim 0
+EVAL_CHUNK = 64  # contexts per chunk of the no-gradient passes (anchor loss, probe losses)
 
 
 def _obs_loss(model: AttnOnlyTransformer, obs_tokens: Tensor):
@@ -79,8 +80,13 @@ def _lm_loss(model_fn, batch: tuple[Tensor]) -> Tensor:
     return per_token_loss(model_fn, batch[0])  # (B, T-1): averaged for L, flattened for probes
 
 
+def _heads(model: AttnOnlyTransformer) -> tuple[tuple[int, int], ...]:
+    """Every (layer, head), layer-major: the row order of all per-head results."""
+    return tuple((l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads))
+
+
 def _chain_layout(model: AttnOnlyTransformer, per_head: int):
-    heads = tuple((l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads))
+    heads = _heads(model)
     groups = torch.arange(len(heads)).repeat_interleave(per_head)  # (chains,)
     masks = [head_param_masks(model, l, h) for l, h in heads]
     restrict = {n: torch.stack([masks[g][n] for g in groups.tolist()]) for n, _ in model.named_parameters()}  # (chains, *shape)
@@ -96,7 +102,7 @@ def head_susceptibilities(
     config: SGLDConfig,
     chains_per_head: int | None = None,
     seed: int = 0,
-    eval_batch_size: int = 64,
+    eval_batch_size: int = EVAL_CHUNK,
     progress: bool = True,
 ) -> HeadSusceptibilities:
     """χ of every attention head against every probe token, from one chain-batched SGLD run.
@@ -167,7 +173,7 @@ def head_param_covariance(
         return torch.cat([obs(stacked), _head_blocks(stacked, heads, groups)], 1)  # (chains, 1 + P_head)
 
     s = sample(model, _lm_loss, (sgld_tokens,), config=replace(config, num_chains=len(groups)), observables=phi_and_block,
-               probe=False, restrict=restrict, seed=seed, progress=progress, eval_batch_size=64)
+               probe=False, restrict=restrict, seed=seed, progress=progress, eval_batch_size=EVAL_CHUNK)
     tr = s.obs_trace.double()  # (chains, draws, 1 + P_head)
     covs, mus = [], []
     for g in range(len(heads)):
@@ -202,7 +208,7 @@ def _directional(model: AttnOnlyTransformer, tangent: dict[str, Tensor], tokens:
 
 
 def linear_scores(
-    model: AttnOnlyTransformer, response: HeadResponse, direction: Tensor, tokens: Tensor, *, chunk: int = 64,
+    model: AttnOnlyTransformer, response: HeadResponse, direction: Tensor, tokens: Tensor, *, chunk: int = EVAL_CHUNK,
     rel_step: float = 1e-3,
 ) -> Tensor:
     r""":math:`-\beta_{\rm eff}\,\nabla\ell_s(w^*)\cdot v` for every sequence ``s`` of ``tokens`` ``(N, T)``,
@@ -241,12 +247,12 @@ def leading_order_response(model: AttnOnlyTransformer, obs_tokens: Tensor, *, nb
     per_token_loss(model, obs_tokens).mean().backward()
     grads = {k: p.grad.detach().clone() for k, p in model.named_parameters()}
     model.zero_grad(set_to_none=True)
-    heads = tuple((l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads))
+    heads = _heads(model)
     cov = torch.stack([_head_block(grads, l, h).double() / gamma for l, h in heads])
     return HeadResponse(cov, torch.full((len(heads),), float("nan"), dtype=torch.float64), heads, nbeta / n)
 
 
-def linear_susceptibilities(model: AttnOnlyTransformer, response: HeadResponse, tokens: Tensor, *, chunk: int = 64) -> Tensor:
+def linear_susceptibilities(model: AttnOnlyTransformer, response: HeadResponse, tokens: Tensor, *, chunk: int = EVAL_CHUNK) -> Tensor:
     r"""The linear-response :math:`\chi_{c,i} \approx -\beta_{\rm eff}\,\nabla\ell_i(w^*)\cdot\mathrm{Cov}_c[\phi_c, w_c]`
     of every head against every next-token loss of ``tokens`` ``(B, T)``: ``(heads, B, T-1)``, one
     Jacobian-vector product per head (module docstring)."""
