@@ -104,17 +104,21 @@ def classify(results: SeedResults, fit: float = 0.99, nested_below: float = 0.1,
     return torch.where(results.train_acc < fit, STUCK, cls)
 
 
+def _fitted_by_ood(results: SeedResults, fitted: Tensor) -> Tensor:
+    """Indices of the ``fitted`` seeds in ascending OOD rate (ties in seed order)."""
+    idx = fitted.nonzero().squeeze(1)
+    return idx[results.ood_rate[idx].argsort(stable=True)]
+
+
 def extremes(results: SeedResults, fitted: Tensor, k: int) -> tuple[list[int], list[int]]:
     """The ``k`` fitted seeds with the lowest OOD rate (most Nested-like) and the ``k`` with the highest."""
-    idx = fitted.nonzero().squeeze(1)
-    order = idx[results.ood_rate[idx].argsort(stable=True)]
+    order = _fitted_by_ood(results, fitted)
     return order[:k].tolist(), order.flip(0)[:k].tolist()
 
 
 def spread(results: SeedResults, fitted: Tensor, k: int | None) -> list[int]:
     """``k`` fitted seeds evenly spaced in OOD rate, both extremes included (all if ``k`` is None)."""
-    idx = fitted.nonzero().squeeze(1)
-    order = idx[results.ood_rate[idx].argsort(stable=True)]
+    order = _fitted_by_ood(results, fitted)
     if k is None or k >= len(order):
         return order.tolist()
     pick = torch.linspace(0, len(order) - 1, k).round().long()
