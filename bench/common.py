@@ -260,12 +260,18 @@ def measure(fn):
     return out, sec, _status("VmHWM"), rss0
 
 
+def fastest(fn, repeats: int, seconds=lambda r: r[1]["seconds"]):
+    """The result of the fastest of ``repeats`` identical calls ``fn()``; ``seconds(result)`` reads a
+    call's time (default: from an ``(output, measurement)`` pair). Short calls on a shared machine are
+    at the mercy of the other load; the fastest is the least disturbed."""
+    return min((fn() for _ in range(repeats)), key=seconds)
+
+
 def per_draw(call, draws: int, repeats: int = 1) -> dict:
     """Time per draw of ``call(num_draws) -> measurement``: all-in (t_N / N) and marginal
-    ((t_N - t_1) / (N - 1), i.e. without the fixed per-call costs). With ``repeats`` > 1 each call
-    is made that many times and the fastest kept (short calls are at the mercy of a shared machine)."""
-    best = lambda n: min((call(n) for _ in range(repeats)), key=lambda m: m["seconds"])
-    one, full = best(1), best(draws)
+    ((t_N - t_1) / (N - 1), i.e. without the fixed per-call costs); each call the :func:`fastest` of
+    ``repeats``."""
+    one, full = (fastest(lambda: call(n), repeats, seconds=lambda m: m["seconds"]) for n in (1, draws))
     return {**full, "draws": draws, "seconds_1": one["seconds"], "per_draw": full["seconds"] / draws,
             "marginal": (full["seconds"] - one["seconds"]) / (draws - 1)}
 

@@ -66,7 +66,7 @@ def warmup() -> dict:
 def tms_llc(seed: int = 100, threads: int = C.THREADS) -> dict:
     p = C.TMS_LLC
     with C.threads(threads):  # the same seed each time: the same estimate, the fastest time
-        out, t = min((run(p, p.num_chains, p.num_draws, p.num_burnin, seed) for _ in range(C.TMS_REPEATS)), key=lambda r: r[1]["seconds"])
+        out, t = C.fastest(lambda: run(p, p.num_chains, p.num_draws, p.num_burnin, seed), C.TMS_REPEATS)
     per_chain = torch.tensor([out[f"llc-chain/{i}"] for i in range(p.num_chains)], dtype=torch.float64)
     trace = torch.as_tensor(out["loss/trace"], dtype=torch.float64)  # (chains, draws), after burn-in
     return {"llc": out["llc/mean"], "llc_std_reported": out["llc/std"], "se": C.chain_se(per_chain),

@@ -152,7 +152,7 @@ def tms_llc(seed: int = 0, exact_population: bool = False, threads: int = C.THRE
         return s, llc(s)
 
     with C.threads(threads):  # the same seed each time: the same estimate, the fastest time
-        (s, r), m = min((timed(run) for _ in range(C.TMS_REPEATS)), key=lambda x: x[1]["seconds"])
+        (s, r), m = C.fastest(lambda: timed(run), C.TMS_REPEATS)
     return {"llc": r.mean, "se": r.std_err, "per_chain": r.per_chain, "anchor_loss": s.anchor_loss,
             "xcorr": C.xcorr(s.loss_trace), **m}
 
