@@ -27,14 +27,14 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 notebooks: venv
-	$(PY) scripts/run_notebooks.py --preset ci
+	$(PY) tools/run_notebooks.py --preset ci
 
 book: notebooks
-	$(PY) scripts/build_book.py
+	$(PY) tools/build_book.py
 
 chapter: venv
 	@test -n "$(NAME)" || { echo "usage: make chapter NAME=01_tms_development [PRESET=ci|paper]"; exit 2; }
-	$(PY) scripts/run_notebooks.py --only $(NAME) --preset $(PRESET)
+	$(PY) tools/run_notebooks.py --only $(NAME) --preset $(PRESET)
 
 unit: venv
 	$(PY) -m pytest -m "not slow"
@@ -53,12 +53,12 @@ $(CHROMIUM):
 
 # Open every page of the built book (run `make book` first) in headless chromium.
 browser: chromium venv
-	$(PY) scripts/browser_check.py --chromium $(CHROMIUM)
+	$(PY) tools/browser_check.py --chromium $(CHROMIUM)
 
 # chromium first, so that the browser checker's own tests (in `unit`) run rather than skip.
 test: chromium unit slow book
 	$(PY) -m pytest tests/test_book_offline.py
-	$(PY) scripts/browser_check.py --chromium $(CHROMIUM)
+	$(PY) tools/browser_check.py --chromium $(CHROMIUM)
 
 clean:
 	rm -rf _build

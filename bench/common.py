@@ -129,8 +129,8 @@ def prepare_lm(plan: LMPlan = LMPlan()) -> dict:
     path = lm_prepared_path(plan)
     if path.exists():
         return torch.load(path, weights_only=False)
-    from patterning_core import lm_data
-    from patterning_core.models.attn_only import AttnOnlyConfig, AttnOnlyTransformer, per_token_loss
+    from patterning_core.lm import data as lm_data
+    from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer, per_token_loss
 
     t0 = time.perf_counter()
     tokens = lm_data.load_contexts(plan.ctx, plan.vocab_size).tokens  # (N, ctx), checksum-verified
@@ -167,7 +167,7 @@ def prepare_lm(plan: LMPlan = LMPlan()) -> dict:
 
 
 def load_lm(prepared: dict):
-    from patterning_core.models.attn_only import AttnOnlyConfig, AttnOnlyTransformer
+    from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer
 
     model = AttnOnlyTransformer(AttnOnlyConfig(**prepared["model_config"]), seed=0)
     model.load_state_dict(prepared["state_dict"])
@@ -199,7 +199,7 @@ def prepare_tms(seed: int = 0) -> dict:
     path = RAW / f"tms-n{TMS_N}-seed{seed}.pt"
     if path.exists():
         return torch.load(path, weights_only=False)
-    from patterning_core.models.tms import TMS, TMSConfig, population_loss
+    from patterning_core.tms.model import TMS, TMSConfig, population_loss
 
     cfg = TMSConfig()
     model = TMS(cfg, generator=torch.Generator().manual_seed(seed))
@@ -218,7 +218,7 @@ def prepare_tms(seed: int = 0) -> dict:
 
 
 def tms_model(W: torch.Tensor):
-    from patterning_core.models.tms import TMS, TMSConfig
+    from patterning_core.tms.model import TMS, TMSConfig
 
     model = TMS(TMSConfig())
     with torch.no_grad():

@@ -23,7 +23,7 @@ warnings.filterwarnings("ignore")
 from devinterp.optim.sgld import SGLD  # noqa: E402
 from devinterp.slt.sampler import estimate_learning_coeff_with_summary  # noqa: E402
 
-from patterning_core.models.tms import per_sample_loss  # noqa: E402
+from patterning_core.tms.model import per_sample_loss  # noqa: E402
 
 _TMS: dict = {}
 

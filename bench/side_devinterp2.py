@@ -27,7 +27,7 @@ from datasets import Dataset  # noqa: E402
 from devinterp.slt.llc import llc as dv_llc  # noqa: E402
 from devinterp.slt.susceptibilities import susceptibilities as dv_susceptibilities  # noqa: E402
 
-from patterning_core.models.attn_only import head_param_masks  # noqa: E402
+from patterning_core.lm.model import head_param_masks  # noqa: E402
 
 _LM: dict = {}
 

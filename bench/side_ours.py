@@ -14,8 +14,8 @@ from torch.func import functional_call, vmap  # noqa: E402
 
 import common as C  # noqa: E402
 from patterning_core import SGLDConfig, llc, llc_from_losses, sample, susceptibilities  # noqa: E402
-from patterning_core.models.attn_only import head_param_masks, per_token_loss  # noqa: E402
-from patterning_core.models.tms import natural_weights, per_sample_loss, tms_data  # noqa: E402
+from patterning_core.lm.model import head_param_masks, per_token_loss  # noqa: E402
+from patterning_core.tms.model import natural_weights, per_sample_loss, tms_data  # noqa: E402
 
 C.set_threads()
 _LM: dict = {}

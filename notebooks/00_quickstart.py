@@ -34,7 +34,7 @@ import torch
 
 from patterning_core import (SGLDConfig, TrainConfig, llc, modes, patterning_step, reweight, sample,
                              susceptibilities, train)
-from patterning_core.models.toy import (Monomial, MonomialConfig, Quadratic, monomial_loss, quadratic_loss,
+from patterning_core.toy import (Monomial, MonomialConfig, Quadratic, monomial_loss, quadratic_loss,
                                         quadratic_posterior)
 from patterning_core.report import Claim, save_claims
 

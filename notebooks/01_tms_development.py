@@ -40,10 +40,10 @@ import numpy as np
 import torch
 
 from patterning_core import SGLDConfig, TrainConfig, init_params, train
-from patterning_core.models.tms import TMS, TMSConfig, natural_weights, per_input_losses, per_sample_loss, population_loss, tms_data
-from patterning_core.polygons import dead_feature_expansion, optimal_kgon, plot_glyph, plot_sample_cloud
+from patterning_core.tms.model import TMS, TMSConfig, natural_weights, per_input_losses, per_sample_loss, population_loss, tms_data
+from patterning_core.tms.polygons import dead_feature_expansion, optimal_kgon, plot_glyph, plot_sample_cloud
 from patterning_core.report import Claim, save_claims
-from patterning_core.tms_development import (critical_n, llc_at, longest_stage_before, plateau_points, sample_cloud, seed_stages,
+from patterning_core.tms.development import (critical_n, llc_at, longest_stage_before, plateau_points, sample_cloud, seed_stages,
                                              sequence, stage_summary, training_set, trajectory)
 
 PRESETS = {
@@ -62,7 +62,7 @@ print(f"preset={preset!r}: {P}")
 # input has at most one active feature: a feature is active together with another one only
 # $4p/(1-p) \approx 1/25$ as often as it is active alone. The loss is then dominated by the one-hot
 # inputs, and each alive feature of a $k$-gon removes about one one-hot input's worth of loss, so the
-# $k$-gons are well separated in loss. (The exploration script `scripts/tms_explore.py` finds the same
+# $k$-gons are well separated in loss. (The exploration script `experiments/tms_explore.py` finds the same
 # picture from $S = 0.95$ to $0.999$.) The loss is the exact population loss over the $2^5 = 32$
 # input types, $L(W) = \sum_x q(x)\,\ell_x(W)$.
 #
@@ -228,7 +228,7 @@ fig.tight_layout()
 # multiplicative random walk with zero mean drift shrinks.
 #
 # The bias variant studied by {cite}`chen2023dynamical` does not change this picture at CPU scale:
-# `scripts/tms_explore.py --bias` trains it with SGD or Adam from the same small initialization, and
+# `experiments/tms_explore.py --bias` trains it with SGD or Adam from the same small initialization, and
 # there too the features grow nearly together, and no seed passes through regular 2-, 3-, 4- and 5-gon
 # stages in order.
 #

@@ -37,8 +37,8 @@ import numpy as np
 import torch
 
 from patterning_core import SGLDConfig, sample, susceptibilities
-from patterning_core.models.tms import TMS, TMSConfig, per_input_losses, per_sample_loss, phi_dot, phi_norm
-from patterning_core.polygons import ideal_kgon, plot_glyph, plot_sample_cloud
+from patterning_core.tms.model import TMS, TMSConfig, per_input_losses, per_sample_loss, phi_dot, phi_norm
+from patterning_core.tms.polygons import ideal_kgon, plot_glyph, plot_sample_cloud
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {

@@ -38,10 +38,10 @@ import numpy as np
 import torch
 
 from patterning_core import SGLDConfig
-from patterning_core.models.tms import input_labels, natural_weights, population_loss
-from patterning_core.polygons import optimal_kgon, plot_glyph
+from patterning_core.tms.model import input_labels, natural_weights, population_loss
+from patterning_core.tms.polygons import optimal_kgon, plot_glyph
 from patterning_core.report import Claim, save_claims
-from patterning_core.tms_control import (NoisyTrainConfig, bifurcation_point, bifurcation_susceptibilities, branch_runs,
+from patterning_core.tms.control import (NoisyTrainConfig, bifurcation_point, bifurcation_susceptibilities, branch_runs,
                                          dot_row, gap_neighbours, gap_weights, plot_branch_trajectories,
                                          plot_concentration_field, plot_confusion)
 
@@ -212,7 +212,7 @@ fig.tight_layout()
 
 # %% [markdown]
 # Small steps do nothing: the kicks decide, as in the baseline. Past a threshold the step takes
-# over. The norm matters too (the exploration script `scripts/tms_control_explore.py` scans the same
+# over. The norm matters too (the exploration script `experiments/tms_control_explore.py` scans the same
 # grid with 20 seeds per gap and finds the same pattern). With the post's plain pseudo-inverse
 # ($m = 0$) the 3 → 4 transition is controlled from
 # $s = 1$, but the 4 → 5 transition stops short of full control: the plain step up-weights the

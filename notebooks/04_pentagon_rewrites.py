@@ -36,11 +36,11 @@ import pandas as pd
 import torch
 
 from patterning_core import EventTriggered, Periodic, SGLDConfig, Single
-from patterning_core.models.tms import input_labels, natural_weights, population_loss
-from patterning_core.polygons import (cycle_edges, dihedral_group, gap_pattern, gap_patterns, optimal_kgon,
+from patterning_core.tms.model import input_labels, natural_weights, population_loss
+from patterning_core.tms.polygons import (cycle_edges, dihedral_group, gap_pattern, gap_patterns, optimal_kgon,
                                       pentagon_targets, plot_glyph)
 from patterning_core.report import Claim, save_claims
-from patterning_core.tms_control import (RewriteConfig, order_matches, plot_data_trajectory, plot_rewrite_snapshots,
+from patterning_core.tms.control import (RewriteConfig, order_matches, plot_data_trajectory, plot_rewrite_snapshots,
                                          rewrite, settle, straight_path_barrier)
 
 PRESETS = {

@@ -25,10 +25,10 @@
 # different from the paper, and they are stated here because they matter:
 #
 # * **The base run is trained offline.** Induction heads need more tokens than a CI run can afford,
-#   so the base model was trained once by `scripts/train_lm_base.py` (seeded, bit-reproducible) and
+#   so the base model was trained once by `experiments/train_lm_base.py` (seeded, bit-reproducible) and
 #   its checkpoints are committed with checksums. The chapter loads them; the Baseline / Induce /
 #   Repress comparison starts from the *same* saved checkpoint inside the formation window (step
-#   4000, from `scripts/extend_lm_base.py`, with its AdamW state) and trains all three through it.
+#   4000, from `experiments/extend_lm_base.py`, with its AdamW state) and trains all three through it.
 # * **Formation is gradual here.** The best layer-1 head's prefix-matching score rises slowly
 #   (0.04 at step 4000, 0.10 at 5500, 0.30 at 12000) rather than jumping; "formation step" means the
 #   first evaluation at which it passes a stated threshold.
@@ -49,11 +49,12 @@ import numpy as np
 import torch
 from scipy.stats import mannwhitneyu
 
-from patterning_core import SGLDConfig, TrainConfig, lm_data
-from patterning_core.head_susceptibility import (head_param_covariance, leading_order_response, linear_scores,
+from patterning_core import SGLDConfig, TrainConfig
+from patterning_core.lm import data as lm_data
+from patterning_core.lm.heads import (head_param_covariance, leading_order_response, linear_scores,
                                                  linear_susceptibilities)
-from patterning_core.induction import measure_induction
-from patterning_core.induction_patterning import optimizer_state_by_name, retrain, sequence_weights
+from patterning_core.lm.induction import measure_induction
+from patterning_core.lm.patterning import optimizer_state_by_name, retrain, sequence_weights
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {

@@ -48,8 +48,8 @@ import torch
 from scipy.stats import spearmanr
 
 from patterning_core import SGLDConfig
-from patterning_core.parens_data import ParensDataConfig, make_parens_data, to_string
-from patterning_core.parens_patterning import (CLASS_NAMES, STUCK, ParensSetting, classify, data_table, extremes,
+from patterning_core.parens.data import ParensDataConfig, make_parens_data, to_string
+from patterning_core.parens.patterning import (CLASS_NAMES, STUCK, ParensSetting, classify, data_table, extremes,
                                                init_seeds, llc_at, log_odds, loss_susceptibility, normalize, paired_shift,
                                                pattern_weights, shift_test, spread, string_groups, susceptibility_gap, train_seeds)
 from patterning_core.report import Claim, save_claims
@@ -116,7 +116,7 @@ fig.tight_layout()
 
 # %% [markdown]
 # Seeds land all along the range. A few are Nested-like, a few are Equal-Count-like, and most sit in a
-# middle cluster. The exploration (`scripts/parens_explore.py`) traced that cluster to a hybrid rule,
+# middle cluster. The exploration (`experiments/parens_explore.py`) traced that cluster to a hybrid rule,
 # "equal counts and the string starts with `(`". The training data does not settle the question, which is
 # what makes this a selection problem.
 #
@@ -129,7 +129,7 @@ fig.tight_layout()
 # The solutions are cross-entropy minima with training loss between $10^{-4}$ and $10^{-2}$. Away from
 # them the loss rises steeply, so the step size must be small. We use $\varepsilon = 3\cdot10^{-6}$,
 # $n\beta = 5000$ (about $\beta = 20$ per string, a tempered posterior) and $\gamma = 1000$, with 300
-# burn-in steps. In the exploration (`scripts/parens_llc_explore.py`), hotter or less localized settings
+# burn-in steps. In the exploration (`experiments/parens_llc_explore.py`), hotter or less localized settings
 # ($n\beta \le 3000$ with $\gamma = 300$, or $\varepsilon \ge 10^{-5}$) let single chains leave the
 # basin, and those chains dominated both the LLC and the covariances. The table varies $\varepsilon$
 # and $\gamma$ at the most Nested-like and the most Equal-Count-like fitted seed.
@@ -352,14 +352,14 @@ for name, fav in (("balanced", "equal_count"), ("unbalanced, D_L < 0", "nested")
 # On these 32 initialisations, up-weighting balanced strings fourfold moves the OOD rate towards
 # Equal-Count, and up-weighting the strings that dip below zero moves it the same way, not towards
 # Nested. But the first result is specific to these seeds: on a fresh set of 32 initialisations
-# (seeds 100–131, `scripts/parens_patterning_explore.py naive --init 100:132`) the same balanced ×4
+# (seeds 100–131, `experiments/parens_patterning_explore.py naive --init 100:132`) the same balanced ×4
 # gives medians 0.361 → 0.365, p = 0.53. So even the hand-picked lever is weak at this scale.
 #
 # ## Three more principled variants (exploration)
 #
 # Before concluding, we tried three χ-derived variants that might avoid the single anchors' low-margin
 # strings, each decided on seeds 0–31 with a fresh set (100–131) held back for confirmation
-# (`scripts/parens_patterning_explore.py`, whose docstring records the runs). One-sided Mann–Whitney p
+# (`experiments/parens_patterning_explore.py`, whose docstring records the runs). One-sided Mann–Whitney p
 # for each direction against the baseline seeds:
 #
 # | variant | favour Nested | favour Equal-Count |

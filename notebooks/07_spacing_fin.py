@@ -47,9 +47,10 @@ results_dir = "."  # where the chapter's claims JSON is written
 import matplotlib.pyplot as plt
 import torch
 
-from patterning_core import SGLDConfig, lm_data, spacing
-from patterning_core.head_susceptibility import head_susceptibilities, leading_order_response, linear_susceptibilities
-from patterning_core.models.attn_only import per_token_loss
+from patterning_core import SGLDConfig
+from patterning_core.lm import data as lm_data, spacing
+from patterning_core.lm.heads import head_susceptibilities, leading_order_response, linear_susceptibilities
+from patterning_core.lm.model import per_token_loss
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {
@@ -70,8 +71,8 @@ print(f"preset={preset!r}: {P}")
 # optimiser, learning-rate schedule, batch shape (8 × 256 tokens) and number of steps (2,500);
 # only the text differs:
 #
-# - the **base** model is the step-2,500 checkpoint of chapter 5's run (`scripts/train_lm_base.py`);
-# - the **ablated** model (`scripts/train_lm_nospace.py`) trained on the same training contexts
+# - the **base** model is the step-2,500 checkpoint of chapter 5's run (`experiments/train_lm_base.py`);
+# - the **ablated** model (`experiments/train_lm_nospace.py`) trained on the same training contexts
 #   with every run of two or more spaces replaced by one space
 #   (`spacing.collapse_space_runs`): Python's indentation `"\n        return"` becomes
 #   `"\n return"`; line breaks and single spaces (word boundaries) stay. Its text contains no

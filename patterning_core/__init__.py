@@ -2,7 +2,14 @@
 
 One module per concept: :mod:`.sgld` (sampler), :mod:`.llc`, :mod:`.susceptibility`,
 :mod:`.patterning` (step and weights), :mod:`.modes` (SVD), :mod:`.training`
-(re-weighted, seed-batched training), :mod:`.loop` (the patterning controller).
+(re-weighted, seed-batched training), :mod:`.loop` (the patterning controller); :mod:`.stats`
+(streaming draw statistics); :mod:`.toy` (known-answer models: monomials, Gaussian); :mod:`.report`
+(the claims a chapter records).
+
+This package exports the core API only. The three model families live in their own sub-packages
+and are imported by their path: :mod:`patterning_core.tms` (toy model of superposition),
+:mod:`patterning_core.lm` (attention-only language model), :mod:`patterning_core.parens`
+(parentheses). No core module imports a family; no family imports another.
 """
 from .llc import LLCResult, llc, llc_from_losses
 from .modes import Modes, modes

@@ -141,7 +141,7 @@ def sample(
             ``per_sample_loss``, takes parameters with a leading chain dimension and inputs with
             or without it (``(chains, B, ...)`` or ``(B, ...)``) and returns per-sample losses
             ``(chains, B, ...)``; then no ``vmap`` is used (the same numbers, less overhead for
-            small models; e.g. :class:`~patterning_core.models.tms.TMS`).
+            small models; e.g. :class:`~patterning_core.tms.model.TMS`).
         per_sample_loss: ``f(model_fn, batch) -> (B, ...)``; trailing dims are averaged for the
             training loss and flattened for probe losses.
         data: tuple of tensors with a common leading sample dimension ``n``.

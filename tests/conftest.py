@@ -1,4 +1,4 @@
-"""Shared pytest set-up: the repository root, and scripts/ importable for the pipeline's tests."""
+"""Shared pytest set-up: the repository root, and tools/ importable for the pipeline's tests."""
 from __future__ import annotations
 
 import sys
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "scripts") not in sys.path:
-    sys.path.insert(0, str(ROOT / "scripts"))
+if str(ROOT / "tools") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tools"))
 
 
 @pytest.fixture(scope="session")

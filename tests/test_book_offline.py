@@ -71,13 +71,13 @@ def test_built_book_is_offline(repo_root):
 
 
 def test_landing_figure_is_current(repo_root, tmp_path):
-    """book/figures/patterning_loop.svg is exactly what scripts/make_landing_figure.py draws."""
+    """book/figures/patterning_loop.svg is exactly what tools/make_landing_figure.py draws."""
     import make_landing_figure
 
     make_landing_figure.draw(tmp_path / "loop.svg")
     committed = repo_root / "book" / "figures" / "patterning_loop.svg"
     assert (tmp_path / "loop.svg").read_bytes() == committed.read_bytes(), \
-        "the landing figure is stale: run `python scripts/make_landing_figure.py` and commit the result"
+        "the landing figure is stale: run `python tools/make_landing_figure.py` and commit the result"
 
 
 def test_run_box_goes_under_the_title(tmp_path):

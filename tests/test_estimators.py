@@ -4,7 +4,7 @@ import torch
 
 from patterning_core import (SGLDConfig, llc, llc_from_losses, sample, susceptibilities,
                              susceptibilities_from_traces)
-from patterning_core.models.toy import Monomial, MonomialConfig, Quadratic, monomial_loss, quadratic_loss, quadratic_posterior
+from patterning_core.toy import Monomial, MonomialConfig, Quadratic, monomial_loss, quadratic_loss, quadratic_posterior
 
 
 def test_llc_from_losses_is_pure():

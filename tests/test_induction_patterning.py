@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from patterning_core import SGLDConfig, TrainConfig
-from patterning_core.head_susceptibility import (HeadResponse, _head_block, head_param_covariance, head_susceptibilities,
+from patterning_core.lm.heads import (HeadResponse, _head_block, head_param_covariance, head_susceptibilities,
                                                  linear_scores)
-from patterning_core.induction import repeated_random_tokens
-from patterning_core.induction_patterning import optimizer_state_by_name, retrain, sequence_weights
-from patterning_core.models.attn_only import AttnOnlyConfig, AttnOnlyTransformer, per_token_loss
+from patterning_core.lm.induction import repeated_random_tokens
+from patterning_core.lm.patterning import optimizer_state_by_name, retrain, sequence_weights
+from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer, per_token_loss
 
 TINY = AttnOnlyConfig(vocab_size=20, n_layers=2, n_heads=2, d_model=8, d_head=4, n_ctx=12)
 

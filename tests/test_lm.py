@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.func import functional_call, vmap
 
-from patterning_core import lm_data
-from patterning_core.induction import (
+from patterning_core.lm import data as lm_data
+from patterning_core.lm.induction import (
     formation_step,
     in_context_loss_drop,
     measure_induction,
@@ -16,7 +16,7 @@ from patterning_core.induction import (
     previous_token_score,
     repeated_random_tokens,
 )
-from patterning_core.models.attn_only import AttnOnlyConfig, AttnOnlyTransformer, head_param_masks, per_token_loss
+from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer, head_param_masks, per_token_loss
 
 TINY = AttnOnlyConfig(vocab_size=50, n_layers=2, n_heads=3, d_model=12, d_head=4, n_ctx=16)
 

@@ -1,4 +1,4 @@
-"""Tests of the parentheses data (patterning_core.parens_data) and classifier (models.parens)."""
+"""Tests of the parentheses data (patterning_core.parens.data) and classifier (models.parens)."""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 import torch
 
-from patterning_core.models.parens import (
+from patterning_core.parens.model import (
     ParensTransformer,
     ParensTransformerConfig,
     accuracy,
@@ -16,7 +16,7 @@ from patterning_core.models.parens import (
     stack_params,
     stacked_logits,
 )
-from patterning_core.parens_data import (
+from patterning_core.parens.data import (
     PAD,
     ParensDataConfig,
     from_strings,

@@ -1,4 +1,4 @@
-"""Tests of the chapter-6 helpers (patterning_core.parens_patterning): brute-force oracles on tiny
+"""Tests of the chapter-6 helpers (patterning_core.parens.patterning): brute-force oracles on tiny
 cases for the estimators and statistics, and a small end-to-end run of the sampling helpers."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from patterning_core import SGLDConfig, TrainConfig
-from patterning_core.models.parens import ParensTransformerConfig
-from patterning_core.parens_data import ParensDataConfig, make_parens_data, to_string
-from patterning_core.parens_patterning import (EQUAL_COUNT, MIDDLE, NESTED, STUCK, ParensSetting, SeedResults, classify, data_table,
+from patterning_core.parens.model import ParensTransformerConfig
+from patterning_core.parens.data import ParensDataConfig, make_parens_data, to_string
+from patterning_core.parens.patterning import (EQUAL_COUNT, MIDDLE, NESTED, STUCK, ParensSetting, SeedResults, classify, data_table,
                                                extremes, init_seeds, llc_at, log_odds, loss_chi, loss_susceptibility, normalize,
                                                paired_shift, pattern_weights, shift_test, spread, string_groups, susceptibility_gap,
                                                train_seeds)

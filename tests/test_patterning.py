@@ -6,7 +6,7 @@ import torch
 
 from patterning_core import (EventTriggered, Periodic, SGLDConfig, Single, Target, TrainConfig, init_params, modes,
                              pattern, patterning_step, reweight, train)
-from patterning_core.models.toy import Quadratic, quadratic_loss
+from patterning_core.toy import Quadratic, quadratic_loss
 
 
 def test_step_without_ridge_is_the_min_norm_solution():

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from patterning_core import SGLDConfig, sample, susceptibilities
-from patterning_core.models.tms import TMS, TMSConfig, per_sample_loss, phi_dot
-from patterning_core.polygons import ideal_kgon
+from patterning_core.tms.model import TMS, TMSConfig, per_sample_loss, phi_dot
+from patterning_core.tms.polygons import ideal_kgon
 
 PATTERN = torch.tensor([[-1, 0, 1, 0, 0], [0, -1, 0, 1, 0], [1, 0, -1, 0, 0], [0, 1, 0, -1, 0]], dtype=torch.float64)
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from patterning_core import SGLDConfig, SGLDDivergenceError, sample, sgld_step
-from patterning_core.models.toy import Monomial, MonomialConfig, Quadratic, monomial_loss, quadratic_loss
+from patterning_core.toy import Monomial, MonomialConfig, Quadratic, monomial_loss, quadratic_loss
 
 
 def _quadratic_data(n=6, d=3, seed=0):
@@ -164,7 +164,7 @@ def test_eval_batch_size_chunks_the_anchor_and_probe_passes_without_changing_the
 def test_chain_batched_model_skips_vmap_with_the_same_numbers(mode):
     """TMS declares ``chain_batched``: sample() then calls it on stacked parameters directly. The
     same run through vmap (a subclass that does not declare it) gives the same draws."""
-    from patterning_core.models.tms import TMS, TMSConfig, natural_weights, per_sample_loss, tms_data
+    from patterning_core.tms.model import TMS, TMSConfig, natural_weights, per_sample_loss, tms_data
 
     class VmappedTMS(TMS):
         chain_batched = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from patterning_core import lm_data, spacing
+from patterning_core.lm import data as lm_data, spacing
 
 
 # ----------------------------------------------------------------------------- the ablation

@@ -1,4 +1,4 @@
-"""Tests of the TMS model (patterning_core.models.tms) and polygon helpers (patterning_core.polygons).
+"""Tests of the TMS model (patterning_core.tms.model) and polygon helpers (patterning_core.tms.polygons).
 
 Oracles: brute-force loops over the 32 inputs, hand-computed pentagon angles, the post's quartic
 identity H(r, theta) = 1 + r^4 at the square, and the count of 12 gap patterns.
@@ -17,12 +17,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch.func import functional_call, vmap  # noqa: E402
 
-from patterning_core.models.tms import (  # noqa: E402
+from patterning_core.tms.model import (  # noqa: E402
     TMS, TMSConfig, init_weights, input_probs, input_types, make_per_sample_loss, natural_weights,
     observable_names, per_input_losses, per_sample_loss, phi_dot, phi_norm, population_loss, reconstruct,
     tms_observables,
 )
-from patterning_core.polygons import (  # noqa: E402
+from patterning_core.tms.polygons import (  # noqa: E402
     classify_polygon, cycle_edges, dead_feature_expansion, gap_pattern, gap_patterns, ideal_kgon, optimal_kgon,
     pentagon_targets,
     optimal_scale, plot_glyph, plot_glyph_strip, plot_sample_cloud, read_polygon, regularity, stage_runs,

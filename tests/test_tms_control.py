@@ -1,4 +1,4 @@
-"""Tests of patterning_core.tms_control (chapters 3 and 4).
+"""Tests of patterning_core.tms.control (chapters 3 and 4).
 
 Oracles: hand-placed polygons for reading gaps and orders, brute-force constrained least squares for
 the metric patterning step, plain training for noise-free perturbed training, and the symmetry of
@@ -16,10 +16,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from patterning_core import EventTriggered, SGLDConfig, Single, TrainConfig, train  # noqa: E402
-from patterning_core.models.tms import (TMS, TMSConfig, natural_weights, observable_names, per_sample_loss,  # noqa: E402
+from patterning_core.tms.model import (TMS, TMSConfig, natural_weights, observable_names, per_sample_loss,  # noqa: E402
                                         population_loss, tms_data)
-from patterning_core.polygons import ideal_kgon, optimal_kgon  # noqa: E402
-from patterning_core.tms_control import (NoisyTrainConfig, RewriteConfig, bifurcation_point,  # noqa: E402
+from patterning_core.tms.polygons import ideal_kgon, optimal_kgon  # noqa: E402
+from patterning_core.tms.control import (NoisyTrainConfig, RewriteConfig, bifurcation_point,  # noqa: E402
                                          bifurcation_susceptibilities, branch_runs, confusion, dot_row, gap_neighbours,
                                          gap_weights, metric_step, new_feature_gap, order_matches, pentagon_goal,
                                          perturbed_train, rewrite, settle, straight_path_barrier, support_mask)

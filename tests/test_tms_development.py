@@ -1,4 +1,4 @@
-"""Tests of patterning_core.tms_development: stage bookkeeping on hand-made label sequences, the
+"""Tests of patterning_core.tms.development: stage bookkeeping on hand-made label sequences, the
 training set's frequencies, the Bayesian crossover equation, and the LLC helper on known points."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from patterning_core import SGLDConfig, TrainConfig, init_params, train
-from patterning_core.models.tms import TMS, TMSConfig, input_probs, input_types, per_sample_loss, population_loss
-from patterning_core.polygons import Stage, optimal_kgon
-from patterning_core.tms_development import (alive_mask, climbs, critical_n, first_visits, llc_at, longest_stage_before,
+from patterning_core.tms.model import TMS, TMSConfig, input_probs, input_types, per_sample_loss, population_loss
+from patterning_core.tms.polygons import Stage, optimal_kgon
+from patterning_core.tms.development import (alive_mask, climbs, critical_n, first_visits, llc_at, longest_stage_before,
                                              plateau_points, precedes, sample_cloud, seed_stages, stage_summary, stages,
                                              training_set, trajectory)
 from patterning_core.training import TrainResult

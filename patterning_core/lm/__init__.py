@@ -1,0 +1,13 @@
+"""The attention-only language model of Wang & Murfet (2026), §3 (chapters 5 and 7).
+
+- :mod:`.model` - the attention-only transformer (shortformer positions), per-token losses, head masks;
+- :mod:`.data` - the frozen, checksum-verified corpus, tokenizers and checkpoints in ``data/lm/``;
+  contexts and token labels;
+- :mod:`.induction` - induction-circuit measures (prefix matching, in-context loss drop, formation step);
+- :mod:`.heads` - per-head susceptibilities (SGLD with per-head chains, and the leading-order form);
+- :mod:`.patterning` - sequence weights along a susceptibility mode and retraining from a checkpoint
+  (chapter 5);
+- :mod:`.spacing` - the spacing fin and the space-ablated corpus (chapter 7).
+
+Import each module by its path, e.g. ``from patterning_core.lm.model import AttnOnlyTransformer``.
+"""

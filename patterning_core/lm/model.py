@@ -1,0 +1,212 @@
+"""Attention-only transformer language model (the chapter-5/7 model of Wang & Murfet 2026).
+
+Architecture (after Hoogland et al. 2024, "The developmental landscape of in-context learning",
+used by the patterning paper): token embedding, ``n_layers`` attention-only blocks
+(pre-LayerNorm, no MLPs), final LayerNorm, unembedding. Positional embeddings are
+*shortformer-style* (Press et al. 2021): they are added to the inputs of the queries and keys only,
+never to the residual stream or the values,
+
+.. math::
+    q_h = (\\mathrm{LN}(x) + p) W_Q^h,\\quad k_h = (\\mathrm{LN}(x) + p) W_K^h,\\quad
+    v_h = \\mathrm{LN}(x) W_V^h,\\quad
+    x \\leftarrow x + \\sum_h \\mathrm{softmax}\\big(q_h k_h^\\top/\\sqrt{d_h} + M\\big) v_h W_O^h,
+
+with the causal mask :math:`M`. Every head weight carries an explicit head dimension
+(``blocks.{l}.attn.W_Q`` is ``(n_heads, d_model, d_head)``) so one head's parameters are selected
+by a boolean mask over that index (:func:`head_param_masks`), e.g. to restrict SGLD to one head.
+
+The forward pass is a pure function of the parameters -- no in-place ops, no ``.item()``, no
+data-dependent control flow -- so it runs under ``torch.func.functional_call`` and ``torch.vmap``
+over a leading chain dimension of stacked parameters.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class AttnOnlyConfig:
+    vocab_size: int = 512  # BPE vocabulary (data/lm/tokenizer-512.json)
+    n_layers: int = 2  # attention-only blocks
+    n_heads: int = 4  # heads per layer
+    d_model: int = 64  # residual stream width
+    d_head: int = 16  # per-head query/key/value width
+    n_ctx: int = 256  # longest context (rows of the positional embedding)
+    init_std: float | None = None  # std of the normal init of all matrices; None: 0.8/sqrt(d_model) (TransformerLens)
+    ln_eps: float = 1e-5  # LayerNorm epsilon
+    positional: str = "sinusoidal"  # "learned" W_pos, or fixed "sinusoidal" (Press et al. 2021's original choice)
+    fused_attention: bool = False  # forward() via F.scaled_dot_product_attention: ~2x faster on CPU, no patterns
+
+    @property
+    def std(self) -> float:
+        """The init standard deviation actually used."""
+        return 0.8 / math.sqrt(self.d_model) if self.init_std is None else self.init_std
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "n_layers", "n_heads", "d_model", "d_head", "n_ctx"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.positional not in ("learned", "sinusoidal"):
+            raise ValueError(f"positional must be 'learned' or 'sinusoidal', got {self.positional!r}")
+
+    @classmethod
+    def ci(cls) -> "AttnOnlyConfig":
+        """The CPU model (~0.1M parameters) chosen by ``experiments/lm_sweep.py``: V 512, 4 heads of 16, d 64, ctx 256."""
+        return cls()
+
+    @classmethod
+    def paper(cls) -> "AttnOnlyConfig":
+        """The paper's ~3M-parameter model: 8 heads, d_model 256, d_head 32, vocab 5000, ctx 1024."""
+        return cls(vocab_size=5000, n_heads=8, d_model=256, d_head=32, n_ctx=1024, positional="learned")
+
+
+def sinusoidal_positions(n_ctx: int, d_model: int) -> torch.Tensor:
+    """Vaswani et al. (2017) positions: ``P[t, 2i] = sin(t / 10000^{2i/d})``, ``P[t, 2i+1] = cos(...)``, (n_ctx, d)."""
+    t = torch.arange(n_ctx, dtype=torch.float32)[:, None]  # (n_ctx, 1)
+    freq = torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)  # (ceil(d/2),)
+    P = torch.zeros(n_ctx, d_model)
+    P[:, 0::2] = torch.sin(t * freq)
+    P[:, 1::2] = torch.cos(t * freq)[:, : d_model // 2]
+    return P  # (n_ctx, d)
+
+
+class Attention(nn.Module):
+    """Multi-head causal self-attention with per-head weight tensors."""
+
+    def __init__(self, cfg: AttnOnlyConfig):
+        super().__init__()
+        H, d, e = cfg.n_heads, cfg.d_model, cfg.d_head
+        self.W_Q = nn.Parameter(torch.randn(H, d, e) * cfg.std)  # (H, d, e)
+        self.W_K = nn.Parameter(torch.randn(H, d, e) * cfg.std)  # (H, d, e)
+        self.W_V = nn.Parameter(torch.randn(H, d, e) * cfg.std)  # (H, d, e)
+        self.W_O = nn.Parameter(torch.randn(H, e, d) * cfg.std)  # (H, e, d)
+        self.b_Q = nn.Parameter(torch.zeros(H, e))  # (H, e)
+        self.b_K = nn.Parameter(torch.zeros(H, e))  # (H, e)
+        self.b_V = nn.Parameter(torch.zeros(H, e))  # (H, e)
+        self.b_O = nn.Parameter(torch.zeros(d))  # (d,)
+        self.register_buffer("causal", torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool).tril(), persistent=False)
+
+    def qkv(self, h: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-head queries, keys, values, each (B, H, T, e), from ``h`` (B, T, d) and ``pos`` (T, d)."""
+        hp = h + pos  # (B, T, d) -- positions enter queries and keys only
+        q = torch.einsum("btd,hde->bhte", hp, self.W_Q) + self.b_Q[:, None, :]  # (B, H, T, e)
+        k = torch.einsum("btd,hde->bhte", hp, self.W_K) + self.b_K[:, None, :]  # (B, H, T, e)
+        v = torch.einsum("btd,hde->bhte", h, self.W_V) + self.b_V[:, None, :]  # (B, H, T, e)
+        return q, k, v
+
+    def fused(self, h: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Same output as :meth:`forward` via the fused kernel (no pattern), (B, T, d)."""
+        z = F.scaled_dot_product_attention(*self.qkv(h, pos), is_causal=True)  # (B, H, T, e)
+        return torch.einsum("bhte,hed->btd", z, self.W_O) + self.b_O  # (B, T, d)
+
+    def forward(self, h: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h`` (B, T, d) normalised residual, ``pos`` (T, d) -> (output (B, T, d), pattern (B, H, T, T))."""
+        T = h.shape[1]
+        q, k, v = self.qkv(h, pos)  # (B, H, T, e) each
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, H, T, T)
+        scores = scores.masked_fill(~self.causal[:T, :T], float("-inf"))
+        pattern = scores.softmax(dim=-1)  # (B, H, T, T)
+        z = pattern @ v  # (B, H, T, e)
+        out = torch.einsum("bhte,hed->btd", z, self.W_O) + self.b_O  # (B, T, d)
+        return out, pattern
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: AttnOnlyConfig):
+        super().__init__()
+        self.ln = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
+        self.attn = Attention(cfg)
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out, pattern = self.attn(self.ln(x), pos)
+        return x + out, pattern  # (B, T, d), (B, H, T, T)
+
+
+class AttnOnlyTransformer(nn.Module):
+    """``tokens (B, T) -> logits (B, T, V)``; :meth:`run_with_patterns` also returns attention."""
+
+    def __init__(self, cfg: AttnOnlyConfig, seed: int | None):
+        """Initialise from ``seed`` (the global RNG is left untouched); ``seed=None`` draws from
+        the global RNG instead, for callers that seed it themselves (``training.init_params``)."""
+        super().__init__()
+        self.cfg = cfg
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            self.W_E = nn.Parameter(torch.randn(cfg.vocab_size, cfg.d_model) * cfg.std)  # (V, d)
+            if cfg.positional == "learned":
+                self.W_pos = nn.Parameter(torch.randn(cfg.n_ctx, cfg.d_model) * cfg.std)  # (n_ctx, d)
+            else:
+                self.register_buffer("W_pos", sinusoidal_positions(cfg.n_ctx, cfg.d_model), persistent=False)
+            self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
+            self.ln_final = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
+            self.W_U = nn.Parameter(torch.randn(cfg.d_model, cfg.vocab_size) * cfg.std)  # (d, V)
+            self.b_U = nn.Parameter(torch.zeros(cfg.vocab_size))  # (V,)
+
+    def run_with_patterns(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``tokens`` (B, T) int64 -> (logits (B, T, V), patterns (B, L, H, T, T))."""
+        T = tokens.shape[-1]
+        if T > self.cfg.n_ctx:
+            raise ValueError(f"context length {T} exceeds n_ctx={self.cfg.n_ctx}")
+        x = self.W_E[tokens]  # (B, T, d)
+        pos = self.W_pos[:T]  # (T, d)
+        patterns = []
+        for block in self.blocks:
+            x, p = block(x, pos)
+            patterns.append(p)
+        logits = self.ln_final(x) @ self.W_U + self.b_U  # (B, T, V)
+        return logits, torch.stack(patterns, dim=1)  # (B, T, V), (B, L, H, T, T)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens`` (B, T) int64 -> logits (B, T, V) (fused attention if ``cfg.fused_attention``)."""
+        if not self.cfg.fused_attention:
+            return self.run_with_patterns(tokens)[0]
+        T = tokens.shape[-1]
+        if T > self.cfg.n_ctx:
+            raise ValueError(f"context length {T} exceeds n_ctx={self.cfg.n_ctx}")
+        x, pos = self.W_E[tokens], self.W_pos[:T]  # (B, T, d), (T, d)
+        for block in self.blocks:
+            x = x + block.attn.fused(block.ln(x), pos)  # (B, T, d)
+        return self.ln_final(x) @ self.W_U + self.b_U  # (B, T, V)
+
+
+def per_token_loss(model: Callable[[torch.Tensor], torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy :math:`\\ell_{b,t} = -\\log p(x_{b,t+1} \\mid x_{b,\\le t})`.
+
+    Args:
+        model: any callable ``tokens (B, T) -> logits (B, T, V)``.
+        tokens: ``(B, T)`` int64.
+    Returns:
+        ``(B, T-1)`` losses; entry ``t`` is the loss of predicting token ``t+1``.
+    """
+    if tokens.dim() != 2 or tokens.shape[1] < 2:
+        raise ValueError(f"tokens must be (B, T) with T >= 2, got shape {tuple(tokens.shape)}")
+    logits = model(tokens)[:, :-1]  # (B, T-1, V)
+    targets = tokens[:, 1:]  # (B, T-1)
+    return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (B, T-1)
+
+
+def head_param_masks(model: AttnOnlyTransformer, layer: int, head: int) -> dict[str, torch.Tensor]:
+    """Boolean masks, one per parameter name, selecting the weights of one attention head.
+
+    ``W_Q, W_K, W_V, W_O, b_Q, b_K, b_V`` of block ``layer`` are True at index ``head`` of their
+    head dimension; every other parameter (and the shared output bias ``b_O``) is all False.
+    Multiply an SGLD update by ``mask`` to move only that head.
+    """
+    cfg = model.cfg
+    if not (0 <= layer < cfg.n_layers and 0 <= head < cfg.n_heads):
+        raise ValueError(f"(layer, head)=({layer}, {head}) outside {cfg.n_layers} layers x {cfg.n_heads} heads")
+    prefix = f"blocks.{layer}.attn."
+    masks = {}
+    for name, p in model.named_parameters():
+        m = torch.zeros_like(p, dtype=torch.bool)
+        if name.startswith(prefix) and name[len(prefix):] in ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V"):
+            m[head] = True
+        masks[name] = m
+    return masks

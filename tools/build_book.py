@@ -1,0 +1,134 @@
+"""Build the HTML book from the executed chapters, then check that it works offline.
+
+Stages the book's sources in ``_build/book_src/`` (so the tracked sources are never modified):
+``_config.yml``, ``_toc.yml``, ``book/``, the executed notebooks ``_build/notebooks/*.ipynb`` as
+``notebooks/``, and the generated pages: ``book/claims.md`` (the claims table) and
+``book/_chapters.md`` (the landing page's chapter list). Into each staged notebook, under its
+title, goes a generated box that links the chapter's source ``.py`` and executed ``.ipynb`` (copied
+to ``downloads/``; Sphinx serves them from ``_downloads/``), gives the command that reruns just
+that chapter, and its measured run time from ``timings.json``. Then runs Jupyter Book with
+execution off, ``-W`` (any warning fails the build) and ``--keep-going`` (so every warning is
+shown), writing a fresh ``_build/html/``, and finally ``tools/check_offline.py`` on the result.
+
+Run ``tools/run_notebooks.py`` first: every ``notebooks/*.py`` must have an executed notebook,
+a claims file and a successful run recorded in ``timings.json``.
+
+Usage:
+    python tools/build_book.py
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import check_offline  # noqa: E402
+import claims_table  # noqa: E402
+
+RESULTS = ROOT / "_build" / "notebooks"
+STAGE = ROOT / "_build" / "book_src"
+HTML = ROOT / "_build" / "html"
+DOWNLOADS = "downloads"  # staged copies of each chapter's .py and executed .ipynb
+
+
+def check_runs(chapters: list[str]) -> None:
+    """Refuse to build from missing, failed or partial runs."""
+    timings_path = RESULTS / "timings.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    problems = []
+    for name in chapters:
+        run = timings.get(name)
+        if run is not None and run["status"] != "ok":
+            problems.append(f"{name}: last run failed: {run.get('error')}")
+        elif run is None or not (RESULTS / f"{name}.ipynb").exists():
+            problems.append(f"{name}: not run")
+    if problems:
+        raise SystemExit("cannot build the book:\n  " + "\n  ".join(problems)
+                         + "\nrun `python tools/run_notebooks.py` (or `make notebooks`) first")
+
+
+def run_box(name: str, run: dict) -> str:
+    """The generated box under a chapter's title: downloads, rerun command, measured time."""
+    cores = f" on {run['cpus']} CPU cores" if run.get("cpus") else ""
+    return f"""
+:::{{admonition}} Download and rerun this chapter
+:class: tip
+
+{{download}}`{name}.py <../{DOWNLOADS}/{name}.py>` (the source, a jupytext notebook) ·
+{{download}}`{name}.ipynb <../{DOWNLOADS}/{name}.ipynb>` (the notebook as executed for this page)
+
+This page shows a run at the `{run['preset']}` preset that took **{run['seconds']:.0f} s**{cores}
+(commit `{run.get('commit', 'unknown')}`). To rerun just this chapter from the repository's root,
+at the book's scale (`ci`, a CPU is enough) or at the papers' scale (`paper`, a GPU is
+recommended; see {{doc}}`../book/reproduce`):
+
+```bash
+make chapter NAME={name} PRESET=ci
+make chapter NAME={name} PRESET=paper
+```
+:::
+"""
+
+
+def add_run_box(notebook: Path, box: str) -> None:
+    """Insert ``box`` right under the ``# Title`` line of the notebook's first (markdown) cell."""
+    nb = json.loads(notebook.read_text())
+    first = nb["cells"][0]
+    source = "".join(first["source"]) if isinstance(first["source"], list) else first["source"]
+    title, _, rest = source.partition("\n")
+    if first["cell_type"] != "markdown" or not title.startswith("# "):
+        raise SystemExit(f"{notebook.name}: the first cell is not a markdown cell starting with '# Title'")
+    first["source"] = f"{title}\n{box}\n{rest}"
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+
+
+def stage(chapters: list[str]) -> None:
+    """Copy the book's sources and executed notebooks into ``_build/book_src/``; add the
+    generated pages, run boxes and downloads."""
+    timings = json.loads((RESULTS / "timings.json").read_text())
+    shutil.rmtree(STAGE, ignore_errors=True)
+    (STAGE / "notebooks").mkdir(parents=True)
+    (STAGE / DOWNLOADS).mkdir()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copyfile(ROOT / name, STAGE / name)
+    shutil.copytree(ROOT / "book", STAGE / "book", copy_function=shutil.copyfile)
+    for name in chapters:
+        shutil.copyfile(RESULTS / f"{name}.ipynb", STAGE / DOWNLOADS / f"{name}.ipynb")
+        shutil.copyfile(ROOT / "notebooks" / f"{name}.py", STAGE / DOWNLOADS / f"{name}.py")
+        shutil.copyfile(RESULTS / f"{name}.ipynb", STAGE / "notebooks" / f"{name}.ipynb")
+        add_run_box(STAGE / "notebooks" / f"{name}.ipynb", run_box(name, timings[name]))
+    (STAGE / "book" / "claims.md").write_text(claims_table.render(chapters, RESULTS))
+    (STAGE / "book" / "_chapters.md").write_text(claims_table.chapter_list(chapters, RESULTS))
+
+
+def main() -> int:
+    chapters = sorted(p.stem for p in (ROOT / "notebooks").glob("*.py"))
+    if not chapters:
+        raise SystemExit("no chapter notebooks (notebooks/*.py) to build a book from")
+    check_runs(chapters)
+    stage(chapters)
+    shutil.rmtree(HTML, ignore_errors=True)  # no stale pages of chapters that no longer exist
+    start = time.perf_counter()
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jupyter_book), "build", str(STAGE), "--path-output", str(ROOT), "--builder", "html",
+           "--all", "-W", "--keep-going"]
+    print("$", " ".join(cmd), flush=True)
+    build = subprocess.run(cmd, cwd=ROOT)
+    print(f"jupyter-book build took {time.perf_counter() - start:.1f} s", flush=True)
+    if build.returncode != 0:
+        print("book build FAILED (warnings count as errors); see the messages above", file=sys.stderr)
+        return build.returncode
+    if check_offline.main([str(HTML)]) != 0:
+        return 1
+    print(f"\nThe book is ready: open {HTML / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
