@@ -1,19 +1,26 @@
 # The patterning companion: two commands on a fresh machine (Python 3.11, no GPU needed):
 #   make book   build the HTML book (every chapter run at the ci preset) -> _build/html/index.html
 #   make test   unit tests, slow tests, then the notebooks, the book, its offline and browser checks
-# Other targets: venv, notebooks, chapter NAME=... [PRESET=ci|paper], chromium, browser, clean.
+# Other targets: venv, notebooks, chapter NAME=... [PRESET=ci|paper|smoke] [DEVICE=auto|cpu|cuda],
+#   paper NAME=... [DEVICE=...] (run one chapter at the paper preset and commit-ready store it in
+#   results/paper/), paper-all, chromium, browser, clean.
 
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PRESET ?= ci
+# The chapters' device parameter: auto is cuda when torch sees one, else cpu.
+DEVICE ?= auto
+# Paper runs go to their own build folder (the ci runs in _build/notebooks/ stay what the book
+# shows) and are kept, slimmed and with their provenance, in the committed results/paper/.
+PAPER_RESULTS := results/paper
 # Debian's chromium, for the browser check; installed with apt when missing, never downloaded
 # from anywhere else. apt needs root: sudo is used when not root.
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: venv notebooks book chapter test unit slow chromium browser clean
+.PHONY: venv notebooks book chapter paper paper-all test unit slow chromium browser clean
 
 venv: $(STAMP)
 
@@ -33,8 +40,18 @@ book: notebooks
 	$(PY) tools/build_book.py
 
 chapter: venv
-	@test -n "$(NAME)" || { echo "usage: make chapter NAME=01_tms_development [PRESET=ci|paper]"; exit 2; }
-	$(PY) tools/run_notebooks.py --only $(NAME) --preset $(PRESET)
+	@test -n "$(NAME)" || { echo "usage: make chapter NAME=01_tms_development [PRESET=ci|paper|smoke] [DEVICE=auto|cpu|cuda]"; exit 2; }
+	$(PY) tools/run_notebooks.py --only $(NAME) --preset $(PRESET) --device $(DEVICE)
+
+# One chapter at the paper preset -> results/paper/NAME.{json,ipynb} (claims + provenance, and the
+# executed notebook with its figures scaled down); commit them to show them in the book.
+paper: venv
+	@test -n "$(NAME)" || { echo "usage: make paper NAME=01_tms_development [DEVICE=auto|cpu|cuda]"; exit 2; }
+	$(PY) tools/run_notebooks.py --only $(NAME) --preset paper --device $(DEVICE) --out _build/paper --store $(PAPER_RESULTS)
+
+# Every chapter at the paper preset, one at a time (hours on a CPU; see book/reproduce.md).
+paper-all: venv
+	$(PY) tools/run_notebooks.py --preset paper --device $(DEVICE) --out _build/paper --store $(PAPER_RESULTS)
 
 unit: venv
 	$(PY) -m pytest -m "not slow"

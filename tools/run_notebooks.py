@@ -4,14 +4,22 @@ Every ``notebooks/*.py`` is a chapter. Each one is read with jupytext, checked (
 markdown cell first, a cell tagged ``parameters`` that sets ``preset`` and ``results_dir``), and
 executed in a kernel running this interpreter, with the working directory ``notebooks/``. The
 executed notebook goes to ``_build/notebooks/NAME.ipynb``; the chapter writes its claims to
-``_build/notebooks/NAME.claims.json`` through ``patterning_core.report.save_claims``.
+``_build/notebooks/NAME.claims.json`` through ``patterning_core.report.save_claims``. The chapter
+gets the parameters ``preset`` (ci, paper or smoke: a short size of paper, for the GPU check),
+``device`` (``"auto"``: cuda when available, else cpu) and ``results_dir``.
+
+``--out DIR`` puts the executed notebooks, claims and timings elsewhere (``make paper`` uses
+``_build/paper/``, so a paper run never replaces the ci runs the book is built from). ``--store
+DIR`` (``make paper``: ``results/paper/``) then keeps each successful run, slimmed and with its
+provenance, as ``DIR/NAME.{json,ipynb}`` (see ``tools/paper_results.py``).
 
 All chapters are run even when one fails; the exit status is 1 if any failed. A timing table is
 printed at the end and merged into ``_build/notebooks/timings.json``.
 
 Usage:
     python tools/run_notebooks.py                      # every chapter, preset ci
-    python tools/run_notebooks.py --only 00_quickstart --preset paper
+    python tools/run_notebooks.py --only 00_quickstart --preset paper --device cuda
+    python tools/run_notebooks.py --only 00_quickstart --preset paper --out _build/paper --store results/paper
 """
 from __future__ import annotations
 
@@ -26,10 +34,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import paper_results  # noqa: E402
+
 NOTEBOOKS = ROOT / "notebooks"
 OUT = ROOT / "_build" / "notebooks"
 TIMINGS = OUT / "timings.json"
-PRESETS = ("ci", "paper")
+PRESETS = ("ci", "paper", "smoke")
 KERNEL = "python3"
 
 
@@ -109,18 +121,18 @@ def read_chapter(name: str):
     return nb
 
 
-def run_chapter(name: str, preset: str) -> None:
-    """Execute one chapter; raise :class:`ChapterError` or papermill's error on failure."""
+def run_chapter(name: str, preset: str, device: str = "auto", out: Path = OUT) -> None:
+    """Execute one chapter into ``out``; raise :class:`ChapterError` or papermill's error on failure."""
     import papermill
 
-    claims, executed = OUT / f"{name}.claims.json", OUT / f"{name}.ipynb"
+    claims, executed = out / f"{name}.claims.json", out / f"{name}.ipynb"
     for stale in (claims, executed):  # never let an earlier run's files stand in for this one
         stale.unlink(missing_ok=True)
     nb = read_chapter(name)
     papermill.execute_notebook(
         nb,
         str(executed),
-        parameters={"preset": preset, "results_dir": os.path.relpath(OUT, NOTEBOOKS)},
+        parameters={"preset": preset, "device": device, "results_dir": os.path.relpath(out, NOTEBOOKS)},
         kernel_name=KERNEL,
         language="python",
         cwd=str(NOTEBOOKS),
@@ -149,17 +161,17 @@ def describe(err: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(err), err)).strip()
 
 
-def load_timings() -> dict:
-    if TIMINGS.exists():
-        return json.loads(TIMINGS.read_text())
+def load_timings(path: Path = TIMINGS) -> dict:
+    if path.exists():
+        return json.loads(path.read_text())
     return {}
 
 
-def save_timings(results: list[dict]) -> None:
+def save_timings(results: list[dict], path: Path = TIMINGS) -> None:
     """Merge this run's rows into ``timings.json``, dropping chapters that no longer exist."""
-    table = {k: v for k, v in load_timings().items() if k in set(chapters())}
+    table = {k: v for k, v in load_timings(path).items() if k in set(chapters())}
     table.update({r["chapter"]: r for r in results})
-    TIMINGS.write_text(json.dumps(dict(sorted(table.items())), indent=2))
+    path.write_text(json.dumps(dict(sorted(table.items())), indent=2))
 
 
 def print_table(results: list[dict]) -> None:
@@ -172,8 +184,16 @@ def print_table(results: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", metavar="NAME", help="run only this chapter (file stem, e.g. 00_quickstart)")
-    parser.add_argument("--preset", choices=PRESETS, default="ci", help="ci: minutes on a CPU; paper: the seed's scale")
+    parser.add_argument("--preset", choices=PRESETS, default="ci",
+                        help="ci: minutes on a CPU; paper: the seed's scale; smoke: a short size of paper (GPU check)")
+    parser.add_argument("--device", default="auto",
+                        help="the chapters' device parameter: auto (cuda when available, else cpu), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--out", type=Path, default=OUT, metavar="DIR",
+                        help=f"where the executed notebooks, claims and timings go (default {OUT.relative_to(ROOT)})")
+    parser.add_argument("--store", type=Path, metavar="DIR",
+                        help="also keep each successful run, slimmed, with its provenance, as DIR/NAME.{json,ipynb}")
     args = parser.parse_args(argv)
+    out = args.out.resolve()
 
     names = chapters()
     if args.only is not None:
@@ -182,36 +202,47 @@ def main(argv: list[str] | None = None) -> int:
         names = [args.only]
     if not names:
         raise SystemExit(f"no chapter notebooks (*.py) in {NOTEBOOKS}")
+    try:
+        device = paper_results.resolved_device(args.device)
+    except (ValueError, RuntimeError) as err:
+        raise SystemExit(f"--device {args.device!r}: {err}") from err
     check_kernel()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = out / TIMINGS.name
 
     commit = git_commit()
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     results, failures = [], []
     for i, name in enumerate(names, 1):
-        print(f"[{i}/{len(names)}] {name} (preset {args.preset}) ...", flush=True)
+        print(f"[{i}/{len(names)}] {name} (preset {args.preset}, device {args.device} -> {device}) ...", flush=True)
+        commit_full, dirty = paper_results.commit_state()
+        load_start = paper_results.load_average()
         start = time.perf_counter()
         error = None
         try:
-            run_chapter(name, args.preset)
+            run_chapter(name, args.preset, args.device, out)
         except Exception as err:  # report every chapter, then fail
             error = describe(err)
             failures.append((name, error))
         seconds = time.perf_counter() - start
+        if error is None and args.store is not None:
+            prov = paper_results.provenance(args.device, seconds, load_start, commit_full, dirty)
+            kept = paper_results.store(name, out / f"{name}.ipynb", out / f"{name}.claims.json", prov, args.store)
+            print(f"      stored {', '.join(str(p) for p in kept)}", flush=True)
         status = "ok" if error is None else "FAILED"
         print(f"      {status} in {seconds:.1f} s" + ("" if error is None else f": {error}"), flush=True)
         results.append({"chapter": name, "preset": args.preset, "seconds": round(seconds, 1),
-                        "status": status, "error": error, "commit": commit, "cpus": cpus,
+                        "status": status, "error": error, "commit": commit, "cpus": cpus, "device": device,
                         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        save_timings(results)
+        save_timings(results, timings)
 
     print_table(results)
-    print(f"executed notebooks and timings.json in {OUT.relative_to(ROOT)}/")
+    print(f"executed notebooks and timings.json in {out}/")
     if failures:
         print(f"\n{len(failures)} chapter(s) failed:", file=sys.stderr)
         for name, error in failures:
-            partial = OUT / f"{name}.ipynb"
-            where = f"\n    (executed up to the error: {partial.relative_to(ROOT)})" if partial.exists() else ""
+            partial = out / f"{name}.ipynb"
+            where = f"\n    (executed up to the error: {partial})" if partial.exists() else ""
             print(f"  {name}: {error}{where}", file=sys.stderr)
         return 1
     return 0
