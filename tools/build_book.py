@@ -6,7 +6,9 @@ Stages the book's sources in ``_build/book_src/`` (so the tracked sources are ne
 ``book/_chapters.md`` (the landing page's chapter list). Into each staged notebook, under its
 title, goes a generated box that links the chapter's source ``.py`` and executed ``.ipynb`` (copied
 to ``downloads/``; Sphinx serves them from ``_downloads/``), gives the command that reruns just
-that chapter, and its measured run time from ``timings.json``. Then runs Jupyter Book with
+that chapter, and its measured run time from ``timings.json``; where ``results/paper/`` holds a
+paper-scale run of the chapter, the box also links that executed notebook (as
+``downloads/NAME.paper.ipynb``) with its verdicts, device, date and wall time. Then runs Jupyter Book with
 execution off, ``-W`` (any warning fails the build) and ``--keep-going`` (so every warning is
 shown), writing a fresh ``_build/html/``, and finally ``tools/check_offline.py`` on the result.
 
@@ -53,8 +55,25 @@ def check_runs(chapters: list[str]) -> None:
                          + "\nrun `python tools/run_notebooks.py` (or `make notebooks`) first")
 
 
-def run_box(name: str, run: dict) -> str:
-    """The generated box under a chapter's title: downloads, rerun command, measured time."""
+def paper_line(name: str, stored) -> str:
+    """The run box's sentence about the chapter's committed paper-scale run."""
+    if stored is None:
+        return (f"No run at the `paper` preset is committed for this chapter yet "
+                f"(`make paper NAME={name}` makes one, in `results/paper/`).")
+    link = (f"{{download}}`{name}.paper.ipynb <../{DOWNLOADS}/{name}.paper.ipynb>` (the notebook as executed at "
+            f"the `paper` preset, figures scaled down)" if stored.has_notebook
+            else f"`results/paper/{name}.json` (a run at the `paper` preset; its notebook is not committed)")
+    if stored.stale:
+        return (f"{link} is **stale**: the chapter's claims have changed since it was made "
+                f"({claims_table.where_when(stored)}).")
+    return (f"{link}: claims reproduced "
+            f"{claims_table.tally(stored.record['claims'])} ({claims_table.where_when(stored)}; "
+            f"see {{doc}}`../book/claims`).")
+
+
+def run_box(name: str, run: dict, stored=None) -> str:
+    """The generated box under a chapter's title: downloads, rerun command, measured time, and the
+    committed paper-scale run (a :class:`paper_results.Stored`, or ``None``)."""
     cores = f" on {run['cpus']} CPU cores" if run.get("cpus") else ""
     return f"""
 :::{{admonition}} Download and rerun this chapter
@@ -72,6 +91,8 @@ recommended; see {{doc}}`../book/reproduce`):
 make chapter NAME={name} PRESET=ci
 make chapter NAME={name} PRESET=paper
 ```
+
+{paper_line(name, stored)}
 :::
 """
 
@@ -98,11 +119,15 @@ def stage(chapters: list[str]) -> None:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copyfile(ROOT / name, STAGE / name)
     shutil.copytree(ROOT / "book", STAGE / "book", copy_function=shutil.copyfile)
+    papers = claims_table.paper_runs(chapters)
     for name in chapters:
         shutil.copyfile(RESULTS / f"{name}.ipynb", STAGE / DOWNLOADS / f"{name}.ipynb")
         shutil.copyfile(ROOT / "notebooks" / f"{name}.py", STAGE / DOWNLOADS / f"{name}.py")
         shutil.copyfile(RESULTS / f"{name}.ipynb", STAGE / "notebooks" / f"{name}.ipynb")
-        add_run_box(STAGE / "notebooks" / f"{name}.ipynb", run_box(name, timings[name]))
+        stored = papers.get(name)
+        if stored is not None and stored.has_notebook:
+            shutil.copyfile(claims_table.PAPER / f"{name}.ipynb", STAGE / DOWNLOADS / f"{name}.paper.ipynb")
+        add_run_box(STAGE / "notebooks" / f"{name}.ipynb", run_box(name, timings[name], stored))
     (STAGE / "book" / "claims.md").write_text(claims_table.render(chapters, RESULTS))
     (STAGE / "book" / "_chapters.md").write_text(claims_table.chapter_list(chapters, RESULTS))
 
