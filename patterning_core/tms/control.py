@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..devices import check_device
 from ..patterning import PatterningStep, patterning_step, reweight
 from ..sgld import SGLDConfig, SGLDDivergenceError, sample
 from ..susceptibility import Susceptibilities, susceptibilities
@@ -66,14 +67,14 @@ def gap_neighbours(k: int) -> list[tuple[int, int]]:
     return [(g, (g + 1) % k) for g in range(k)]
 
 
-def bifurcation_point(k: int, sparsity: float) -> Tensor:
-    """``W`` of shape ``(2, k+1)``: the loss-optimal regular k-gon on features ``0..k-1`` at angles
-    ``2πp/k`` (counter-clockwise) and feature ``k`` dead at the origin.
+def bifurcation_point(k: int, sparsity: float, device: torch.device | str | None = None) -> Tensor:
+    """``W`` of shape ``(2, k+1)`` on ``device``: the loss-optimal regular k-gon on features ``0..k-1``
+    at angles ``2πp/k`` (counter-clockwise) and feature ``k`` dead at the origin.
 
     The unit k-gon is rounded to 12 decimals before scaling, so that sums that vanish exactly (the
     square's orthogonal pairs, the triangle's three vectors) vanish in floating point too: otherwise
     ReLUs evaluated at ±1e-16 give the polygon and the dead feature spurious gradients of order 1e-6."""
-    W = torch.round(ideal_kgon(k, d=k + 1) * 1e12) / 1e12
+    W = torch.round(ideal_kgon(k, d=k + 1, device=device) * 1e12) / 1e12
     return W * optimal_scale(W, sparsity)
 
 
@@ -87,7 +88,7 @@ def new_feature_gap(W: Tensor, k: int) -> Tensor:
     rel = torch.remainder(theta - theta[:, :1], 2 * math.pi)  # angle counter-clockwise from feature 0
     order = torch.argsort(rel, dim=1)  # (seeds, k+1) features by angle
     pos = torch.argsort(order, dim=1)[:, k]  # position of feature k in that order
-    rows = torch.arange(W.shape[0])
+    rows = torch.arange(W.shape[0], device=W.device)
     before = order[rows, (pos - 1) % (k + 1)]
     after = order[rows, (pos + 1) % (k + 1)]
     ok = after == (before + 1) % k
@@ -95,27 +96,28 @@ def new_feature_gap(W: Tensor, k: int) -> Tensor:
 
 
 def bifurcation_susceptibilities(k: int, sparsity: float, config: SGLDConfig, seed: int = 0,
-                                 dead_only: bool = True) -> Susceptibilities:
+                                 dead_only: bool = True, device: torch.device | str = "cpu") -> Susceptibilities:
     r"""χ of all :func:`tms_observables` to the :math:`2^{k+1}` input weights at the branch point.
 
     With ``dead_only`` only the dead feature :math:`W_k` is sampled (a mask) and the k-gon stays at
     its optimum; otherwise all of ``W``. The loss is the exact population loss (all input types,
     natural weights). Returns the :class:`~patterning_core.susceptibility.Susceptibilities`
-    (rows: observables, columns: inputs).
+    (rows: observables, columns: inputs), sampled on ``device``.
     """
     d = k + 1
-    model = TMS(TMSConfig(n_features=d, sparsity=sparsity)).double()
-    model.W.data.copy_(bifurcation_point(k, sparsity))
-    mask = torch.zeros(2, d, dtype=torch.bool)
+    model = TMS(TMSConfig(n_features=d, sparsity=sparsity)).double().to(device)
+    model.W.data.copy_(bifurcation_point(k, sparsity, device))
+    mask = torch.zeros(2, d, dtype=torch.bool, device=device)
     mask[:, k] = True
-    draws = sample(model, per_sample_loss, tms_data(d, F64), config=config, weights=natural_weights(d, sparsity),
+    draws = sample(model, per_sample_loss, tms_data(d, F64, device), config=config,
+                   weights=natural_weights(d, sparsity, device=device),
                    observables=tms_observables, restrict={"W": mask} if dead_only else None, seed=seed, progress=False)
     return susceptibilities(draws)
 
 
-def support_mask(d: int, max_cardinality: int) -> Tensor:
+def support_mask(d: int, max_cardinality: int, device: torch.device | str | None = None) -> Tensor:
     """``(2**d,)`` float mask of the input types with at most ``max_cardinality`` active features."""
-    return (input_types(d, F64).sum(-1) <= max_cardinality).to(F64)
+    return (input_types(d, F64, device).sum(-1) <= max_cardinality).to(F64)
 
 
 def metric_step(chi: Tensor, dmu: Tensor, h: Tensor, metric: float, ridge: float = 1e-3) -> PatterningStep:
@@ -146,15 +148,16 @@ def gap_weights(sus: Susceptibilities, k: int, gap: int, sparsity: float, cos_ta
     :func:`~patterning_core.patterning.patterning_step`). Inputs with more than ``max_cardinality``
     active features get ``dh = 0`` (None: all inputs). Then
     ``h = max(h_0 + scale·dh, 10^{-12})`` normalized to mean 1. ``scale = 1`` is the
-    linear-response step: it predicts :math:`\chi\,dh = d\mu`.
+    linear-response step: it predicts :math:`\chi\,dh = d\mu`. Computed on the device of ``sus.chi``.
     """
     d = k + 1
+    device = sus.chi.device
     a, b = gap_neighbours(k)[gap]
-    rows = torch.tensor([dot_row(a, k, d), dot_row(b, k, d)])
-    h0 = natural_weights(d, sparsity)
+    rows = torch.tensor([dot_row(a, k, d), dot_row(b, k, d)], device=device)
+    h0 = natural_weights(d, sparsity, device=device)
     chi = sus.chi[rows].to(F64)
     if max_cardinality is not None:
-        chi = chi * support_mask(d, max_cardinality)  # columns outside the support get dh = 0
+        chi = chi * support_mask(d, max_cardinality, device)  # columns outside the support get dh = 0
     step = metric_step(chi, cos_target - sus.mu[rows].to(F64), h0, metric, ridge)
     return GapStep(reweight(h0, step.dh, scale, "additive", floor=1e-12), step, rows)
 
@@ -181,20 +184,23 @@ def perturbed_train(W0: Tensor, weights: Tensor, config: NoisyTrainConfig, noise
     The gradient steps are one batched :func:`~patterning_core.training.train` call per chunk of
     ``config.every`` steps; between chunks every row gets a kick ``N(0, noise²)`` drawn from its own
     generator ``noise_seeds[row]`` (rows with the same noise seed get the same kicks: a patterned
-    run and its unpatterned twin see identical noise).
+    run and its unpatterned twin see identical noise). Runs on ``W0``'s device (``weights`` must
+    live there), with the noise generators there too.
     """
     seeds, _, d = W0.shape
+    device = W0.device
+    check_device("weights", weights.device, device, "W0")
     if len(noise_seeds) != seeds:
         raise ValueError(f"need one noise seed per row: {len(noise_seeds)} for {seeds} rows")
     if config.checkpoint_every and config.checkpoint_every % config.every:
         raise ValueError("checkpoint_every must be a multiple of every")
-    model = TMS(TMSConfig(n_features=d)).double()
-    data = tms_data(d, F64)
-    gens = [torch.Generator().manual_seed(int(s)) for s in noise_seeds]
+    model = TMS(TMSConfig(n_features=d)).double().to(device)
+    data = tms_data(d, F64, device)
+    gens = [torch.Generator(device=device).manual_seed(int(s)) for s in noise_seeds]
     sgd = TrainConfig(steps=config.every, lr=config.lr, optimizer="sgd", log_every=config.every)
     W, checkpoints = W0.to(F64).clone(), [(0, W0.to(F64).clone())]
     for step in range(0, config.steps, config.every):
-        kicks = torch.stack([torch.randn(2, d, generator=g, dtype=F64) for g in gens])  # (seeds, 2, d)
+        kicks = torch.stack([torch.randn(2, d, generator=g, dtype=F64, device=device) for g in gens])  # (seeds, 2, d)
         W = W + config.noise * kicks
         W = train(model, per_sample_loss, data, config=sgd, params={"W": W}, weights=weights, progress=False).params["W"]
         if config.checkpoint_every and (step + config.every) % config.checkpoint_every == 0:
@@ -203,16 +209,16 @@ def perturbed_train(W0: Tensor, weights: Tensor, config: NoisyTrainConfig, noise
 
 
 def settle(W: Tensor, sparsity: float, steps: int = 2000, lr: float = 3.0) -> Tensor:
-    """Plain full-batch gradient descent under the natural weights, ``(seeds, 2, d)`` → same."""
+    """Plain full-batch gradient descent under the natural weights, ``(seeds, 2, d)`` → same, on ``W``'s device."""
     d = W.shape[-1]
-    model = TMS(TMSConfig(n_features=d)).double()
+    model = TMS(TMSConfig(n_features=d)).double().to(W.device)
     cfg = TrainConfig(steps=steps, lr=lr, optimizer="sgd", log_every=steps)
-    return train(model, per_sample_loss, tms_data(d, F64), config=cfg, params={"W": W.to(F64)},
-                 weights=natural_weights(d, sparsity), progress=False).params["W"]
+    return train(model, per_sample_loss, tms_data(d, F64, W.device), config=cfg, params={"W": W.to(F64)},
+                 weights=natural_weights(d, sparsity, device=W.device), progress=False).params["W"]
 
 
 def confusion(target: Tensor, landed: Tensor, k: int) -> Tensor:
-    """Counts ``(k, k+1)``: row = target gap, column = landed gap (last column: landed nowhere, -1)."""
+    """Counts ``(k, k+1)`` on the CPU: row = target gap, column = landed gap (last column: landed nowhere, -1)."""
     out = torch.zeros(k, k + 1, dtype=torch.long)
     for t, l in zip(target.tolist(), landed.tolist()):
         out[t, l if l >= 0 else k] += 1
@@ -255,9 +261,10 @@ def branch_runs(k: int, sparsity: float, sus: Susceptibilities, cos_target: floa
                 seeds_per_gap: int, config: NoisyTrainConfig, settle_steps: int = 2000, noise_offset: int = 0) -> BranchRuns:
     """Train ``seeds_per_gap`` seeds per gap for every (scale, metric) setting, plus as many unpatterned
     twins, all from the branch point and as one batch. Seed ``i`` of gap ``g`` gets the noise stream
-    ``noise_offset + 1000 g + i`` in every setting and in the baseline."""
+    ``noise_offset + 1000 g + i`` in every setting and in the baseline. Runs on the device of ``sus``."""
     d = k + 1
-    h0 = natural_weights(d, sparsity)
+    device = sus.chi.device
+    h0 = natural_weights(d, sparsity, device=device)
     rows_h, setting, target, noise = [], [], [], []
     for s_idx, (scale, metric) in [*enumerate(settings), (-1, (0.0, 0.0))]:
         for g in range(k):
@@ -267,10 +274,11 @@ def branch_runs(k: int, sparsity: float, sus: Susceptibilities, cos_target: floa
             target += [g] * seeds_per_gap
             noise += [noise_offset + 1000 * g + i for i in range(seeds_per_gap)]
     H = torch.stack(rows_h)  # (rows, 2**d)
-    W0 = bifurcation_point(k, sparsity).expand(H.shape[0], 2, d).clone()
+    W0 = bifurcation_point(k, sparsity, device).expand(H.shape[0], 2, d).clone()
     run = perturbed_train(W0, H, config, noise)
     final = settle(run.W, sparsity, settle_steps)
-    return BranchRuns(k, list(settings), torch.tensor(setting), torch.tensor(target), new_feature_gap(final, k), H,
+    return BranchRuns(k, list(settings), torch.tensor(setting, device=device), torch.tensor(target, device=device),
+                      new_feature_gap(final, k), H,
                       run.checkpoints, final)
 
 
@@ -282,7 +290,7 @@ def branch_runs(k: int, sparsity: float, sus: Susceptibilities, cos_target: floa
 def plot_concentration_field(weights: Sequence[Tensor], h0: Tensor, labels: list[str], row_labels: list[str],
                              title: str = "", ax: plt.Axes | None = None) -> plt.Axes:
     r"""Heatmap of :math:`\log_{10} h/h_0` (clipped to ±2), one row per weight vector, one column per input."""
-    ratio = torch.stack([h / h0 for h in weights]).clamp(1e-2, 1e2).log10().numpy()
+    ratio = torch.stack([h / h0 for h in weights]).clamp(1e-2, 1e2).log10().cpu().numpy()
     if ax is None:
         _, ax = plt.subplots(figsize=(12, 0.5 * len(weights) + 1.2))
     im = ax.imshow(ratio, cmap="PiYG", vmin=-2, vmax=2, aspect="auto")
@@ -327,9 +335,9 @@ def plot_branch_trajectories(runs: BranchRuns, setting: int, steps: Sequence[int
 # ---------------------------------------------------------------------------------------------
 
 
-def pentagon_goal(arrangement: Sequence[int], sparsity: float) -> Tensor:
+def pentagon_goal(arrangement: Sequence[int], sparsity: float, device: torch.device | str | None = None) -> Tensor:
     """The 15 observables of the loss-optimal regular pentagon with feature ``arrangement[p]`` at position p."""
-    return tms_observables(optimal_kgon(5, sparsity, assignment=tuple(arrangement)))
+    return tms_observables(optimal_kgon(5, sparsity, assignment=tuple(arrangement), device=device))
 
 
 @dataclass(frozen=True)
@@ -404,12 +412,13 @@ def rewrite(W0: Tensor, arrangement: Sequence[int], sparsity: float, sgld: SGLDC
     ``s`` grows by ``gain_up`` whenever the tracking error did not fall by ``progress`` since the last
     estimate. Then train one epoch on :math:`L_h`. Once the cyclic order matches the target, a copy is
     settled under the natural weights every ``settle_every`` epochs; the run is done when that copy
-    is the regular target pentagon.
+    is the regular target pentagon. Runs on ``W0``'s device.
     """
-    model = TMS(TMSConfig(sparsity=sparsity)).double()
-    data = tms_data(5, F64)
-    h0 = natural_weights(5, sparsity)
-    goal = pentagon_goal(arrangement, sparsity)
+    device = W0.device
+    model = TMS(TMSConfig(sparsity=sparsity)).double().to(device)
+    data = tms_data(5, F64, device)
+    h0 = natural_weights(5, sparsity, device=device)
+    goal = pentagon_goal(arrangement, sparsity, device)
     W, h, gain, since = W0.to(F64).clone(), h0.clone(), config.scale, 0
     Ws, hs, wl, nl, est, errs, gains = [W], [h], [], [], [], [], []
     reached = done = failure = None
@@ -466,12 +475,13 @@ def straight_path_barrier(W0: Tensor, arrangement: Sequence[int], sparsity: floa
     Candidates: every arrangement with the target's neighbour pairs (10: rotations and reflections of
     the positions) at every global rotation on a grid of ``n_rot`` angles; the path with the lowest
     maximum natural loss is returned. It bounds the barrier from above only: a curved path may be lower.
+    Computed on ``W0``'s device.
     """
     edges = cycle_edges(tuple(arrangement))
     arrs = [a for a in itertools.permutations(range(5)) if cycle_edges(a) == edges]
     ends = torch.stack([optimal_kgon(5, sparsity, assignment=a, rotation=2 * math.pi * r / n_rot)
-                        for a in arrs for r in range(n_rot)])  # (M, 2, 5)
-    t = torch.linspace(0, 1, n_t, dtype=F64)
+                        for a in arrs for r in range(n_rot)]).to(W0.device)  # (M, 2, 5)
+    t = torch.linspace(0, 1, n_t, dtype=F64, device=W0.device)
     path = (1 - t)[:, None, None, None] * W0.to(F64) + t[:, None, None, None] * ends  # (n_t, M, 2, 5)
     loss = population_loss(path, sparsity)  # (n_t, M)
     best = int(loss.max(0).values.argmin())
@@ -486,7 +496,7 @@ def straight_path_barrier(W0: Tensor, arrangement: Sequence[int], sparsity: floa
 def plot_data_trajectory(run: RewriteRun, h0: Tensor, labels: list[str], title: str = "") -> plt.Figure:
     """The post's data-space trajectory: losses on top, :math:`\\log_{10} h/h_0` of every input type
     (rows, grouped by cardinality) over epochs (columns) below; χ estimates marked by ticks."""
-    ratio = (run.weights[:-1] / h0).clamp(1e-3, 1e3).log10().T.numpy()  # (32, epochs)
+    ratio = (run.weights[:-1] / h0).clamp(1e-3, 1e3).log10().T.cpu().numpy()  # (32, epochs)
     fig, (ax_l, ax_h) = plt.subplots(2, 1, figsize=(10, 7.5), sharex=True, gridspec_kw=dict(height_ratios=[1, 3.2]))
     epochs = np.arange(1, len(run.weighted_loss) + 1)
     ax_l.plot(epochs, run.weighted_loss, color="tab:red", label="weighted $L_h$")

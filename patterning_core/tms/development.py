@@ -42,12 +42,14 @@ from ..training import TrainResult
 ALIVE = 0.5  # a feature is alive when its norm exceeds this (the polygons module's default)
 
 
-def training_set(sparsity: float, n: int, seed: int = 0, d: int = 5) -> tuple[Tensor]:
-    """``(x,)`` with ``x`` of shape ``(n, d)``: ``n`` i.i.d. draws from :math:`q` (feature on with
-    probability ``1 - sparsity``), from ``torch.Generator().manual_seed(seed)``."""
-    gen = torch.Generator().manual_seed(seed)
-    idx = torch.multinomial(input_probs(d, sparsity, torch.float64), n, replacement=True, generator=gen)  # (n,)
-    return (input_types(d)[idx],)
+def training_set(sparsity: float, n: int, seed: int = 0, d: int = 5,
+                 device: torch.device | str = "cpu") -> tuple[Tensor]:
+    """``(x,)`` with ``x`` of shape ``(n, d)`` on ``device``: ``n`` i.i.d. draws from :math:`q` (feature
+    on with probability ``1 - sparsity``), from ``torch.Generator(device).manual_seed(seed)``."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    q = input_probs(d, sparsity, torch.float64, device)  # (2**d,)
+    idx = torch.multinomial(q, n, replacement=True, generator=gen)  # (n,)
+    return (input_types(d, device=device)[idx],)
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,8 @@ def plateau_points(traj: Trajectory, ks: Sequence[int] = (4, 5), min_steps: int 
 
 
 def _model(W: Tensor, sparsity: float) -> TMS:
-    model = TMS(TMSConfig(n_features=W.shape[-1], sparsity=sparsity)).double()
+    """A float64 TMS at ``W`` on ``W``'s device."""
+    model = TMS(TMSConfig(n_features=W.shape[-1], sparsity=sparsity)).double().to(W.device)
     model.W.data.copy_(W.double())
     return model
 
@@ -221,10 +224,11 @@ def llc_at(Ws: Sequence[Tensor] | Tensor, sparsity: float, config: SGLDConfig, s
     The loss is the exact population loss (the 32 input types, natural weights, full batch), so
     ``config.nbeta`` plays the role of :math:`n\beta` for a sample of size :math:`n`. Run ``i`` uses
     seed ``seed + i``. With ``alive_only`` the dead features (norm <= 0.5) are frozen at ``w*`` and
-    only the alive ones are sampled.
+    only the alive ones are sampled. Sampled on the device of the ``Ws``.
     """
-    data = tuple(t.double() for t in tms_data(Ws[0].shape[-1]))
-    h = natural_weights(Ws[0].shape[-1], sparsity)
+    device = Ws[0].device
+    data = tms_data(Ws[0].shape[-1], torch.float64, device)
+    h = natural_weights(Ws[0].shape[-1], sparsity, device=device)
     out = []
     for i, W in enumerate(Ws):
         restrict = {"W": alive_mask(W)} if alive_only else None
@@ -235,9 +239,10 @@ def llc_at(Ws: Sequence[Tensor] | Tensor, sparsity: float, config: SGLDConfig, s
 
 
 def sample_cloud(W: Tensor, sparsity: float, config: SGLDConfig, seed: int = 0) -> Tensor:
-    """SGLD draws of ``W`` around ``W (2, d)``, chains and draws flattened: ``(chains·draws, 2, d)``."""
-    data = tuple(t.double() for t in tms_data(W.shape[-1]))
-    s = sample(_model(W, sparsity), per_sample_loss, data, config=config, weights=natural_weights(W.shape[-1], sparsity),
+    """SGLD draws of ``W`` around ``W (2, d)``, chains and draws flattened: ``(chains·draws, 2, d)``, on ``W``'s device."""
+    data = tms_data(W.shape[-1], torch.float64, W.device)
+    s = sample(_model(W, sparsity), per_sample_loss, data, config=config,
+               weights=natural_weights(W.shape[-1], sparsity, device=W.device),
                observables=lambda p: p["W"].flatten(1), seed=seed, progress=False)
     return s.obs_trace.reshape(-1, *W.shape)
 

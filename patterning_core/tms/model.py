@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ..devices import check_device
+
 DOT_EPS = 1e-8  # epsilon inside the norms of the dot-product observable: |v|_eps = sqrt(|v|^2 + eps)
 
 
@@ -55,11 +57,11 @@ class TMSConfig:
         if self.importance is not None and len(self.importance) != self.n_features:
             raise ValueError(f"importance has {len(self.importance)} entries, expected n_features={self.n_features}")
 
-    def importance_tensor(self, dtype: torch.dtype = torch.float32) -> Tensor:
-        """Importances :math:`I` as a tensor, shape ``(d,)``."""
+    def importance_tensor(self, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
+        """Importances :math:`I` as a tensor, shape ``(d,)``, on ``device`` (None: the CPU)."""
         if self.importance is None:
-            return torch.ones(self.n_features, dtype=dtype)
-        return torch.tensor(self.importance, dtype=dtype)
+            return torch.ones(self.n_features, dtype=dtype, device=device)
+        return torch.tensor(self.importance, dtype=dtype, device=device)
 
 
 class TMS(nn.Module):
@@ -67,19 +69,24 @@ class TMS(nn.Module):
 
     Parameters: ``W`` of shape ``(n_hidden, n_features)`` and, if ``config.bias``, ``b`` of
     shape ``(n_features,)`` (initialised to zero). ``W`` entries are i.i.d.
-    :math:`\\mathcal N(0, \\texttt{init\\_scale}^2)` drawn from ``generator`` (or, when it is
-    ``None``, from torch's global generator, so callers such as ``init_params`` can seed it).
+    :math:`\\mathcal N(0, \\texttt{init\\_scale}^2)` drawn from ``generator`` on its device (or, when
+    it is ``None``, from torch's global CPU generator, so callers such as ``init_params`` can seed
+    it); the module is then moved to ``device`` (None: where ``W`` was drawn).
     """
 
     chain_batched = True  # forward takes W (chains, m, d), b (chains, d) and x (chains, B, d) or (B, d): sample() skips vmap
 
-    def __init__(self, config: TMSConfig = TMSConfig(), generator: torch.Generator | None = None) -> None:
+    def __init__(self, config: TMSConfig = TMSConfig(), generator: torch.Generator | None = None,
+                 device: torch.device | str | None = None) -> None:
         super().__init__()
         self.config = config
-        w = torch.randn(config.n_hidden, config.n_features, generator=generator) * config.init_scale
+        drawn_on = generator.device if generator is not None else None
+        w = torch.randn(config.n_hidden, config.n_features, generator=generator, device=drawn_on) * config.init_scale
         self.W = nn.Parameter(w)  # (m, d)
         if config.bias:
-            self.b = nn.Parameter(torch.zeros(config.n_features))  # (d,)
+            self.b = nn.Parameter(torch.zeros(config.n_features, device=drawn_on))  # (d,)
+        if device is not None:
+            self.to(device)
 
     def forward(self, x: Tensor) -> Tensor:
         """Reconstruct ``x`` of shape ``(B, d)``; returns ``(B, d)`` (with stacked parameters ``(..., B, d)``)."""
@@ -111,10 +118,10 @@ def reconstruct(W: Tensor, x: Tensor, b: Tensor | None = None) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def input_types(d: int = 5, dtype: torch.dtype = torch.float32) -> Tensor:
+def input_types(d: int = 5, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> Tensor:
     """All :math:`2^d` binary inputs, shape ``(2**d, d)``, ordered by cardinality then by the
     active-index tuple in ``itertools.combinations`` order (row 0 is all-zero, rows 1..d are
-    the one-hots :math:`e_0..e_{d-1}`)."""
+    the one-hots :math:`e_0..e_{d-1}`), on ``device`` (None: the CPU)."""
     rows = []
     for k in range(d + 1):
         for active in itertools.combinations(range(d), k):
@@ -122,7 +129,7 @@ def input_types(d: int = 5, dtype: torch.dtype = torch.float32) -> Tensor:
             for i in active:
                 row[i] = 1.0
             rows.append(row)
-    return torch.tensor(rows, dtype=dtype)
+    return torch.tensor(rows, dtype=dtype, device=device)
 
 
 def input_labels(d: int = 5) -> list[str]:
@@ -130,28 +137,30 @@ def input_labels(d: int = 5) -> list[str]:
     return ["".join(str(int(v)) for v in row) for row in input_types(d).tolist()]
 
 
-def input_probs(d: int = 5, sparsity: float = 0.9, dtype: torch.dtype = torch.float64) -> Tensor:
+def input_probs(d: int = 5, sparsity: float = 0.9, dtype: torch.dtype = torch.float64,
+                device: torch.device | str | None = None) -> Tensor:
     """:math:`q(x) = p^{|x|}(1-p)^{d-|x|}` with :math:`p = 1 - S`, shape ``(2**d,)``; sums to 1."""
     if not 0.0 <= sparsity <= 1.0:
         raise ValueError(f"sparsity must lie in [0, 1], got {sparsity}")
     p = 1.0 - sparsity
-    k = input_types(d, dtype=dtype).sum(-1)  # (2**d,)
+    k = input_types(d, dtype=dtype, device=device).sum(-1)  # (2**d,)
     return p**k * (1.0 - p) ** (d - k)
 
 
-def natural_weights(d: int = 5, sparsity: float = 0.9, dtype: torch.dtype = torch.float64) -> Tensor:
+def natural_weights(d: int = 5, sparsity: float = 0.9, dtype: torch.dtype = torch.float64,
+                    device: torch.device | str | None = None) -> Tensor:
     """Natural per-sample weights :math:`h^0_x = 2^d q(x)` (mean 1), shape ``(2**d,)``.
 
     With these weights the weighted loss :math:`\\sum_x h_x\\ell_x / \\sum_x h_x` equals the
     population loss :math:`\\sum_x q(x)\\ell_x`.
     """
-    q = input_probs(d, sparsity, dtype)
+    q = input_probs(d, sparsity, dtype, device)
     return q / q.mean()
 
 
-def tms_data(d: int = 5, dtype: torch.dtype = torch.float32) -> tuple[Tensor]:
-    """The data tuple ``(x,)`` with ``x = input_types(d)``, shape ``(2**d, d)``."""
-    return (input_types(d, dtype),)
+def tms_data(d: int = 5, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> tuple[Tensor]:
+    """The data tuple ``(x,)`` with ``x = input_types(d)``, shape ``(2**d, d)``, on ``device``."""
+    return (input_types(d, dtype, device),)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +181,10 @@ def per_sample_loss(model, batch: tuple[Tensor, ...]) -> Tensor:
 
 
 def make_per_sample_loss(importance: Tensor | tuple[float, ...] | None):
-    """A ``per_sample_loss(model, batch) -> (B,)`` computing :math:`\\sum_i I_i (x_i - \\hat x_i)^2`."""
+    """A ``per_sample_loss(model, batch) -> (B,)`` computing :math:`\\sum_i I_i (x_i - \\hat x_i)^2`.
+
+    The importances are kept once and moved to the device (and dtype) of the reconstruction.
+    """
     if importance is None:
         return per_sample_loss
     imp = torch.as_tensor(importance, dtype=torch.float64).clone()  # (d,); own copy
@@ -180,7 +192,7 @@ def make_per_sample_loss(importance: Tensor | tuple[float, ...] | None):
     def loss(model, batch: tuple[Tensor, ...]) -> Tensor:
         (x,) = batch
         x_hat = model(x)  # (B, d)
-        return (imp.to(x_hat.dtype) * (x_hat - x) ** 2).sum(-1)
+        return (imp.to(device=x_hat.device, dtype=x_hat.dtype) * (x_hat - x) ** 2).sum(-1)
 
     return loss
 
@@ -189,12 +201,24 @@ def per_input_losses(W: Tensor, x: Tensor | None = None, importance: Tensor | No
                      b: Tensor | None = None) -> Tensor:
     """Per-input losses :math:`\\ell_x(W)` for stacked weights ``W (..., m, d)``; returns ``(..., B)``.
 
-    ``x`` defaults to all :math:`2^d` input types.
+    ``x`` defaults to all :math:`2^d` input types; everything is computed on ``W``'s device (a
+    given ``x`` or ``b`` must live there; ``importance`` may be a tuple or a tensor anywhere).
     """
     d = W.shape[-1]
-    x = input_types(d, W.dtype) if x is None else x.to(W.dtype)
-    imp = torch.ones(d, dtype=W.dtype) if importance is None else torch.as_tensor(importance, dtype=W.dtype)
+    if x is not None:
+        check_device("x", x.device, W.device, "W")
+    if b is not None:
+        check_device("b", b.device, W.device, "W")
+    x = input_types(d, W.dtype, W.device) if x is None else x.to(W.dtype)
+    imp = _importance(importance, d, W)
     return (imp * (reconstruct(W, x, b) - x) ** 2).sum(-1)  # (..., B)
+
+
+def _importance(importance: Tensor | tuple[float, ...] | None, d: int, W: Tensor) -> Tensor:
+    """Importances ``(d,)`` in ``W``'s dtype, on ``W``'s device (ones when None)."""
+    if importance is None:
+        return torch.ones(d, dtype=W.dtype, device=W.device)
+    return torch.as_tensor(importance, dtype=W.dtype).to(W.device)
 
 
 def population_loss(W: Tensor, sparsity: float, weights: Tensor | None = None,
@@ -202,10 +226,13 @@ def population_loss(W: Tensor, sparsity: float, weights: Tensor | None = None,
     """Exact weighted loss :math:`L_h(W) = \\sum_x h_x \\ell_x / \\sum_x h_x`, shape ``(...)``.
 
     ``weights`` (``(2**d,)`` or ``(..., 2**d)``) default to :func:`natural_weights`, giving the
-    population loss :math:`\\sum_x q(x)\\ell_x(W)` at sparsity ``sparsity``.
+    population loss :math:`\\sum_x q(x)\\ell_x(W)` at sparsity ``sparsity``. Computed on ``W``'s
+    device; given ``weights`` must live there.
     """
     d = W.shape[-1]
-    h = natural_weights(d, sparsity, W.dtype) if weights is None else weights.to(W.dtype)
+    if weights is not None:
+        check_device("weights", weights.device, W.device, "W")
+    h = natural_weights(d, sparsity, W.dtype, W.device) if weights is None else weights.to(W.dtype)
     if h.shape[-1] != 2**d:
         raise ValueError(f"weights have shape {tuple(h.shape)}, expected (..., {2**d}) for d={d}")
     losses = per_input_losses(W, None, importance, b)  # (..., 2**d)
@@ -255,13 +282,15 @@ def tms_observables(params: dict[str, Tensor] | Tensor) -> Tensor:
     return torch.cat([phi_dot(params), phi_norm(params)], dim=-1)
 
 
-def init_weights(config: TMSConfig, seeds: int | list[int] | range, dtype: torch.dtype = torch.float32) -> Tensor:
+def init_weights(config: TMSConfig, seeds: int | list[int] | range, dtype: torch.dtype = torch.float32,
+                 device: torch.device | str = "cpu") -> Tensor:
     """Small initialisations ``W``, one per seed, shape ``(len(seeds), m, d)`` (``seeds=n`` means
-    ``range(n)``). Row ``i`` has i.i.d. N(0, init_scale^2) entries drawn from
-    ``torch.Generator().manual_seed(seeds[i])``, so a seed's init does not depend on the others."""
+    ``range(n)``), on ``device``. Row ``i`` has i.i.d. N(0, init_scale^2) entries drawn from
+    ``torch.Generator(device).manual_seed(seeds[i])``, so a seed's init does not depend on the
+    others (the numbers differ between CPU and CUDA generators)."""
     seeds = range(seeds) if isinstance(seeds, int) else seeds
-    rows = [torch.randn(config.n_hidden, config.n_features, generator=torch.Generator().manual_seed(int(s)),
-                        dtype=dtype) for s in seeds]
+    rows = [torch.randn(config.n_hidden, config.n_features, dtype=dtype, device=device,
+                        generator=torch.Generator(device=device).manual_seed(int(s))) for s in seeds]
     if not rows:
         raise ValueError("init_weights needs at least one seed")
     return torch.stack(rows) * config.init_scale  # (seeds, m, d)

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .model import input_types, natural_weights, population_loss, reconstruct
+from ..devices import check_device
+from .model import _importance, input_types, natural_weights, population_loss, reconstruct
 
 FEATURE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")  # f0, f1, ...
 
@@ -38,9 +39,11 @@ FEATURE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564
 
 
 def ideal_kgon(k: int, d: int = 5, assignment: tuple[int, ...] | list[int] | None = None,
-               norm: float = 1.0, rotation: float = 0.0, dtype: torch.dtype = torch.float64) -> Tensor:
+               norm: float = 1.0, rotation: float = 0.0, dtype: torch.dtype = torch.float64,
+               device: torch.device | str | None = None) -> Tensor:
     """Weights ``(2, d)`` of a regular k-gon: feature ``assignment[p]`` at angle
-    ``rotation + 2 pi p / k`` with length ``norm``; features not in ``assignment`` are 0.
+    ``rotation + 2 pi p / k`` with length ``norm``; features not in ``assignment`` are 0. Built on
+    the CPU, returned on ``device`` (None: the CPU).
 
     ``assignment`` defaults to ``(0, 1, ..., k-1)``. ``k = 1`` gives one feature, ``k = 2`` the
     antipodal pair (digon).
@@ -52,7 +55,7 @@ def ideal_kgon(k: int, d: int = 5, assignment: tuple[int, ...] | list[int] | Non
     for p, f in enumerate(assignment):
         angle = rotation + 2 * math.pi * p / k
         W[0, f], W[1, f] = norm * math.cos(angle), norm * math.sin(angle)
-    return W
+    return W.to(device)
 
 
 def optimal_scale(W: Tensor, sparsity: float, weights: Tensor | None = None,
@@ -61,12 +64,14 @@ def optimal_scale(W: Tensor, sparsity: float, weights: Tensor | None = None,
 
     Since :math:`\hat x(aW) = a^2\,\mathrm{ReLU}(W^\top W x) =: u\,c_x` the loss is quadratic in
     :math:`u = a^2`, :math:`L(u) = \sum_x h_x \sum_i I_i (x_i - u c_{x,i})^2 / \sum h`, minimised
-    at :math:`u^* = \sum h I x c / \sum h I c^2`. ``W`` is ``(..., m, d)``.
+    at :math:`u^* = \sum h I x c / \sum h I c^2`. ``W`` is ``(..., m, d)``; computed on its device (given ``weights`` must live there).
     """
     d = W.shape[-1]
-    x = input_types(d, W.dtype)  # (2**d, d)
-    h = natural_weights(d, sparsity, W.dtype) if weights is None else weights.to(W.dtype)
-    imp = torch.ones(d, dtype=W.dtype) if importance is None else torch.as_tensor(importance, dtype=W.dtype)
+    if weights is not None:
+        check_device("weights", weights.device, W.device, "W")
+    x = input_types(d, W.dtype, W.device)  # (2**d, d)
+    h = natural_weights(d, sparsity, W.dtype, W.device) if weights is None else weights.to(W.dtype)
+    imp = _importance(importance, d, W)
     c = reconstruct(W, x)  # (..., 2**d, d)
     num = (h.unsqueeze(-1) * imp * x * c).sum((-1, -2))
     den = (h.unsqueeze(-1) * imp * c * c).sum((-1, -2))
@@ -74,9 +79,10 @@ def optimal_scale(W: Tensor, sparsity: float, weights: Tensor | None = None,
 
 
 def optimal_kgon(k: int, sparsity: float, d: int = 5, assignment: tuple[int, ...] | None = None,
-                 rotation: float = 0.0, weights: Tensor | None = None) -> Tensor:
-    """The regular k-gon (see :func:`ideal_kgon`) at the norm minimising the exact loss, ``(2, d)``."""
-    W = ideal_kgon(k, d, assignment, 1.0, rotation)
+                 rotation: float = 0.0, weights: Tensor | None = None,
+                 device: torch.device | str | None = None) -> Tensor:
+    """The regular k-gon (see :func:`ideal_kgon`) at the norm minimising the exact loss, ``(2, d)``, on ``device``."""
+    W = ideal_kgon(k, d, assignment, 1.0, rotation, device=device)
     return W * optimal_scale(W, sparsity, weights)
 
 
@@ -155,7 +161,7 @@ def read_polygon(W: Tensor, threshold: float = 0.5) -> Polygon:
     """Read the polygon of ``W`` (shape ``(2, d)``): features with norm > ``threshold`` are alive."""
     if W.dim() != 2 or W.shape[0] != 2:
         raise ValueError(f"read_polygon needs W of shape (2, d), got {tuple(W.shape)}")
-    Wd = W.detach().to(torch.float64)
+    Wd = W.detach().to("cpu", torch.float64)  # a (2, d) reading: on the CPU, no per-element device syncs
     norms = torch.linalg.vector_norm(Wd, dim=0)
     alive = [i for i in range(Wd.shape[1]) if norms[i] > threshold]
     theta = {i: math.atan2(float(Wd[1, i]), float(Wd[0, i])) % (2 * math.pi) for i in alive}
@@ -191,7 +197,7 @@ def regularity(W: Tensor, threshold: float = 0.5) -> tuple[Tensor, Tensor]:
     theta = torch.remainder(torch.atan2(W[..., 1, :], W[..., 0, :]), 2 * math.pi)  # (..., d)
     srt = torch.sort(torch.where(alive, theta, torch.full_like(theta, math.inf)), dim=-1).values  # alive first
     d = W.shape[-1]
-    j = torch.arange(d)  # (d,)
+    j = torch.arange(d, device=W.device)  # (d,)
     kk = k.unsqueeze(-1)  # (..., 1)
     nxt = torch.where(j + 1 < kk, srt.roll(-1, dims=-1), srt[..., :1] + 2 * math.pi)  # (..., d)
     gaps = nxt - srt
