@@ -145,20 +145,24 @@ def resolved_device(device: str) -> str:
     return str(resolve_device(device))
 
 
-def provenance(device: str, seconds: float, load_start: list[float] | None, commit: str, dirty: bool) -> dict:
-    """Everything needed to say where and how a stored run was made."""
+def provenance(device: str, seconds: float, load_start: list[float] | None, commit: str, dirty: bool,
+               dirty_files: tuple[str, ...] = ()) -> dict:
+    """Everything needed to say where and how a stored run was made (``dirty_files``: the tracked
+    files that differed from ``commit`` when the run started)."""
     import torch
 
     dev = resolved_device(device)
-    return {"commit": commit, "dirty": dirty, "machine": machine(dev), "torch": torch.__version__,
+    return {"commit": commit, "dirty": dirty, "dirty_files": list(dirty_files), "machine": machine(dev),
+            "torch": torch.__version__,
             "device": dev, "device_requested": device, "seconds": round(seconds, 1),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "load_start": load_start, "load_end": load_average()}
 
 
-def commit_state() -> tuple[str, bool]:
-    """The full commit hash of HEAD and whether tracked files differ from it."""
-    return git("rev-parse", "HEAD") or "unknown", bool(git("status", "--porcelain", "--untracked-files=no"))
+def commit_state() -> tuple[str, bool, tuple[str, ...]]:
+    """The full commit hash of HEAD, whether tracked files differ from it, and which."""
+    changed = tuple(git("diff", "--name-only", "HEAD").splitlines())
+    return git("rev-parse", "HEAD") or "unknown", bool(changed), changed
 
 
 # ---------------------------------------------------------------------------------------------

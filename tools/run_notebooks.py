@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     results, failures = [], []
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] {name} (preset {args.preset}, device {args.device} -> {device}) ...", flush=True)
-        commit_full, dirty = paper_results.commit_state()
+        commit_full, dirty, dirty_files = paper_results.commit_state()
         load_start = paper_results.load_average()
         start = time.perf_counter()
         error = None
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             failures.append((name, error))
         seconds = time.perf_counter() - start
         if error is None and args.store is not None:
-            prov = paper_results.provenance(args.device, seconds, load_start, commit_full, dirty)
+            prov = paper_results.provenance(args.device, seconds, load_start, commit_full, dirty, dirty_files)
             kept = paper_results.store(name, out / f"{name}.ipynb", out / f"{name}.claims.json", prov, args.store)
             print(f"      stored {', '.join(str(p) for p in kept)}", flush=True)
         status = "ok" if error is None else "FAILED"
