@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import check_offline  # noqa: E402
 import claims_table  # noqa: E402
+import paper_results  # noqa: E402
 
 RESULTS = ROOT / "_build" / "notebooks"
 STAGE = ROOT / "_build" / "book_src"
@@ -53,6 +54,22 @@ def check_runs(chapters: list[str]) -> None:
     if problems:
         raise SystemExit("cannot build the book:\n  " + "\n  ".join(problems)
                          + "\nrun `python tools/run_notebooks.py` (or `make notebooks`) first")
+    check_claims_parse(chapters)
+
+
+def check_claims_parse(chapters: list[str]) -> None:
+    """For every chapter with a committed paper run, the claim sentences read from its source
+    (what decides whether that run is stale) must be the ones its ci run just recorded."""
+    problems = []
+    for name in chapters:
+        if not (claims_table.PAPER / f"{name}.json").exists():
+            continue
+        ran = [c["claim"] for c in json.loads((RESULTS / f"{name}.claims.json").read_text())["claims"]]
+        if paper_results.current_claims(name) != ran:
+            problems.append(f"{name}: the claims in notebooks/{name}.py's save_claims call are not the ones "
+                            f"its ci run recorded (rerun the chapter)")
+    if problems:
+        raise SystemExit("cannot tell whether the paper runs are current:\n  " + "\n  ".join(problems))
 
 
 def paper_line(name: str, stored) -> str:
