@@ -172,7 +172,7 @@ def render(chapters: list[str], results: Path = RESULTS, doc_prefix: str = "../n
         f"{len(papers)} of {len(chapters)} chapters have a paper-scale run"
         + (f" ({sum(s.stale for s in papers.values())} stale)" if any(s.stale for s in papers.values()) else "") + ".",
         "",
-        "| Chapter | Claim | Measured | Reproduces | At the paper preset | Run time |",
+        "| Chapter | Claim | Measured | Reproduces | At the paper preset | Run time (ci) |",
         "| --- | --- | --- | :---: | --- | ---: |",
         *rows,
         "",
@@ -189,7 +189,8 @@ def render(chapters: list[str], results: Path = RESULTS, doc_prefix: str = "../n
         f"| **total** | | **{n_ok} of {n_all}** | **{total:.1f}** | | | |",
         "",
         f"Run from commit {', '.join(f'`{c}`' for c in commits)}, one notebook at a time, on the",
-        "machine that built this book. To rerun one chapter: `make chapter NAME=... PRESET=ci|paper`",
+        "machine that built this book. To rerun one chapter: `make chapter NAME=... PRESET=ci|paper`;",
+        "to run it at the paper preset and store the run for this page: `make paper NAME=... DEVICE=...`",
         "({doc}`reproduce`).",
         "",
         "## Paper-scale runs",
