@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import traceback
@@ -56,10 +55,8 @@ def chapters() -> list[str]:
 
 def git_commit() -> str:
     """Short commit hash of the working tree, with ``-dirty`` if tracked files were modified."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    commit, dirty, _ = paper_results.commit_state()
+    return commit[:7] + ("-dirty" if dirty else "")
 
 
 def check_kernel() -> None:
