@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 from torch.func import functional_call, vmap
 
-from .model import AttnOnlyTransformer, head_param_masks, per_token_loss
+from .model import AttnOnlyTransformer, autocast_loss, head_param_masks, per_token_loss
 from ..sgld import SGLDConfig, sample
 from ..susceptibility import susceptibilities
 
@@ -67,17 +67,26 @@ HEAD_PARAMS = ("W_Q", "W_K", "W_V", "W_O", "b_Q", "b_K", "b_V")  # a head's slic
 EVAL_CHUNK = 64  # contexts per chunk of the no-gradient passes (anchor loss, probe losses)
 
 
-def _obs_loss(model: AttnOnlyTransformer, obs_tokens: Tensor):
+def _obs_loss(model: AttnOnlyTransformer, obs_tokens: Tensor, dtype: torch.dtype | None = None):
+    """φ(stacked) = each chain's mean next-token loss on ``obs_tokens``, ``(chains, 1)``: one call of the
+    chain-stacked model (``model.chain_batched``), else ``vmap`` over chains; under autocast in ``dtype``."""
     buffers = dict(model.named_buffers())
+    loss = autocast_loss(lambda f, batch: per_token_loss(f, batch[0]), dtype)
 
-    def one(params):
-        return per_token_loss(lambda t: functional_call(model, (params, buffers), (t,)), obs_tokens).mean()
+    def mean_loss(params):  # (chains,) from stacked params, or () from one chain's
+        return loss(lambda t: functional_call(model, (params, buffers), (t,)), (obs_tokens,)).mean((-2, -1))
 
-    return lambda stacked: vmap(one)(stacked)[:, None]  # (chains, 1)
+    if model.chain_batched:
+        return lambda stacked: mean_loss(stacked)[:, None]  # (chains, 1)
+    return lambda stacked: vmap(mean_loss)(stacked)[:, None]  # (chains, 1)
 
 
 def _lm_loss(model_fn, batch: tuple[Tensor]) -> Tensor:
     return per_token_loss(model_fn, batch[0])  # (B, T-1): averaged for L, flattened for probes
+
+
+def _device(model: AttnOnlyTransformer) -> torch.device:
+    return model.W_E.device
 
 
 def _heads(model: AttnOnlyTransformer) -> tuple[tuple[int, int], ...]:
@@ -87,7 +96,7 @@ def _heads(model: AttnOnlyTransformer) -> tuple[tuple[int, int], ...]:
 
 def _chain_layout(model: AttnOnlyTransformer, per_head: int):
     heads = _heads(model)
-    groups = torch.arange(len(heads)).repeat_interleave(per_head)  # (chains,)
+    groups = torch.arange(len(heads), device=_device(model)).repeat_interleave(per_head)  # (chains,)
     masks = [head_param_masks(model, l, h) for l, h in heads]
     restrict = {n: torch.stack([masks[g][n] for g in groups.tolist()]) for n, _ in model.named_parameters()}  # (chains, *shape)
     return heads, groups, restrict
@@ -104,6 +113,7 @@ def head_susceptibilities(
     seed: int = 0,
     eval_batch_size: int = EVAL_CHUNK,
     progress: bool = True,
+    dtype: torch.dtype | None = None,
 ) -> HeadSusceptibilities:
     """χ of every attention head against every probe token, from one chain-batched SGLD run.
 
@@ -116,12 +126,15 @@ def head_susceptibilities(
         config: SGLD settings; ``num_chains`` is the number of chains *per head* unless
             ``chains_per_head`` is given.
         eval_batch_size: contexts per chunk of the anchor-loss and probe passes (memory).
+        dtype: ``torch.bfloat16`` runs every forward pass under autocast (:func:`~.model.autocast_loss`;
+            losses, updates and statistics stay float32); ``None``: float32 throughout.
     """
     for name, t in (("sgld_tokens", sgld_tokens), ("probe_tokens", probe_tokens), ("obs_tokens", obs_tokens)):
         if t.dim() != 2 or t.dtype != torch.long:
             raise ValueError(f"{name} must be a (B, T) int64 tensor, got {tuple(t.shape)} {t.dtype}")
     heads, groups, restrict = _chain_layout(model, chains_per_head or config.num_chains)
-    s = sample(model, _lm_loss, (sgld_tokens,), config=replace(config, num_chains=len(groups)), observables=_obs_loss(model, obs_tokens),
+    s = sample(model, autocast_loss(_lm_loss, dtype), (sgld_tokens,), config=replace(config, num_chains=len(groups)),
+               observables=_obs_loss(model, obs_tokens, dtype),
                probe=(probe_tokens,), restrict=restrict, seed=seed, eval_batch_size=eval_batch_size, progress=progress,
                keep_obs_traces=False)
     sus = susceptibilities(s, groups=groups)
@@ -136,9 +149,10 @@ def _head_block(params: dict[str, Tensor], layer: int, head: int) -> Tensor:
 
 def _head_blocks(stacked: dict[str, Tensor], heads: tuple[tuple[int, int], ...], groups: Tensor) -> Tensor:
     """Each chain's own head block, ``(chains, P_head)`` (all heads have the same shapes)."""
-    layer = torch.tensor([heads[g][0] for g in groups.tolist()])
-    head = torch.tensor([heads[g][1] for g in groups.tolist()])
-    ar = torch.arange(len(groups))
+    device = groups.device
+    layer = torch.tensor([heads[g][0] for g in groups.tolist()], device=device)  # (chains,)
+    head = torch.tensor([heads[g][1] for g in groups.tolist()], device=device)  # (chains,)
+    ar = torch.arange(len(groups), device=device)
     out = None
     for l in sorted(set(layer.tolist())):
         blk = torch.cat([stacked[f"blocks.{l}.attn.{n}"][ar, head].reshape(len(ar), -1) for n in HEAD_PARAMS], 1)  # (chains, P)
@@ -162,17 +176,18 @@ def head_param_covariance(
     config: SGLDConfig,
     seed: int = 0,
     progress: bool = True,
+    dtype: torch.dtype | None = None,
 ) -> HeadResponse:
     r""":math:`\mathrm{Cov}_c[\phi_c, w_c]` for every head ``c``, from the same chains as
-    :func:`head_susceptibilities` with the same ``config`` and ``seed`` (the probe does not change the
-    chains). ``config.num_chains`` is per head."""
+    :func:`head_susceptibilities` with the same ``config``, ``seed`` and ``dtype`` (the probe does not
+    change the chains). ``config.num_chains`` is per head."""
     heads, groups, restrict = _chain_layout(model, config.num_chains)
-    obs = _obs_loss(model, obs_tokens)
+    obs = _obs_loss(model, obs_tokens, dtype)
 
     def phi_and_block(stacked):
         return torch.cat([obs(stacked), _head_blocks(stacked, heads, groups)], 1)  # (chains, 1 + P_head)
 
-    s = sample(model, _lm_loss, (sgld_tokens,), config=replace(config, num_chains=len(groups)), observables=phi_and_block,
+    s = sample(model, autocast_loss(_lm_loss, dtype), (sgld_tokens,), config=replace(config, num_chains=len(groups)), observables=phi_and_block,
                probe=False, restrict=restrict, seed=seed, progress=progress, eval_batch_size=EVAL_CHUNK)
     tr = s.obs_trace.double()  # (chains, draws, 1 + P_head)
     covs, mus = [], []
@@ -223,15 +238,14 @@ def linear_scores(
     v = _tangent(model, response, direction)
     vmax = max(float(t.abs().max()) for t in v.values())
     if vmax == 0:
-        return torch.zeros(len(tokens), dtype=torch.float64)
+        return torch.zeros(len(tokens), dtype=torch.float64, device=tokens.device)
     wmax = max(float(p.detach().abs().max()) for p in model.parameters())
     eps = rel_step * wmax / vmax
-    shifted = []
-    for sign in (1.0, -1.0):
-        m = AttnOnlyTransformer(replace(model.cfg, fused_attention=True), seed=None)
-        m.load_state_dict({k: (p.detach() + sign * eps * v[k]) for k, p in model.named_parameters()}, strict=False)
-        with torch.no_grad():
-            shifted.append(torch.cat([per_token_loss(m, x).double().mean(1) for x in tokens.split(chunk)]))
+    pm = {k: torch.stack([p.detach() + eps * v[k], p.detach() - eps * v[k]]) for k, p in model.named_parameters()}  # (2, *shape): w* ± εv
+    buffers = dict(model.named_buffers())
+    with torch.no_grad():  # both shifts as two chains of one chain-stacked (fused-attention) pass
+        shifted = torch.cat([per_token_loss(lambda t: functional_call(model, (pm, buffers), (t,)), x).double().mean(-1)
+                             for x in tokens.split(chunk)], dim=1)  # (2, N)
     return -response.beta_eff * (shifted[0] - shifted[1]) / (2 * eps)
 
 
@@ -249,12 +263,12 @@ def leading_order_response(model: AttnOnlyTransformer, obs_tokens: Tensor, *, nb
     model.zero_grad(set_to_none=True)
     heads = _heads(model)
     cov = torch.stack([_head_block(grads, l, h).double() / gamma for l, h in heads])
-    return HeadResponse(cov, torch.full((len(heads),), float("nan"), dtype=torch.float64), heads, nbeta / n)
+    return HeadResponse(cov, torch.full((len(heads),), float("nan"), dtype=torch.float64, device=cov.device), heads, nbeta / n)
 
 
 def linear_susceptibilities(model: AttnOnlyTransformer, response: HeadResponse, tokens: Tensor, *, chunk: int = EVAL_CHUNK) -> Tensor:
     r"""The linear-response :math:`\chi_{c,i} \approx -\beta_{\rm eff}\,\nabla\ell_i(w^*)\cdot\mathrm{Cov}_c[\phi_c, w_c]`
     of every head against every next-token loss of ``tokens`` ``(B, T)``: ``(heads, B, T-1)``, one
     Jacobian-vector product per head (module docstring)."""
-    eye = torch.eye(len(response.heads), dtype=torch.float64)
+    eye = torch.eye(len(response.heads), dtype=torch.float64, device=response.cov.device)
     return torch.stack([-response.beta_eff * _directional(model, _tangent(model, response, e), tokens, chunk) for e in eye])

@@ -15,9 +15,15 @@ with the causal mask :math:`M`. Every head weight carries an explicit head dimen
 (``blocks.{l}.attn.W_Q`` is ``(n_heads, d_model, d_head)``) so one head's parameters are selected
 by a boolean mask over that index (:func:`head_param_masks`), e.g. to restrict SGLD to one head.
 
-The forward pass is a pure function of the parameters -- no in-place ops, no ``.item()``, no
-data-dependent control flow -- so it runs under ``torch.func.functional_call`` and ``torch.vmap``
-over a leading chain dimension of stacked parameters.
+**Chains.** The forward pass is a pure function of the parameters (no in-place ops, no ``.item()``)
+and every parameter may carry a leading chain dimension (``W_E`` ``(chains, V, d)``, ...; a
+parameter without one, or expanded with stride 0, is shared by all chains), with tokens
+``(B, T)`` or ``(chains, B, T)``. Chains and heads are folded into the batch of
+:func:`torch.nn.functional.scaled_dot_product_attention` (causal; the flash / memory-efficient
+kernels on CUDA), so no ``(T, T)`` pattern is materialized. :meth:`AttnOnlyTransformer.chain_batched`
+tells :func:`~patterning_core.sgld.sample` to call the model on stacked parameters without
+``vmap``; :meth:`~AttnOnlyTransformer.run_with_patterns` (one set of parameters, explicit
+softmax) stays for measurements of attention.
 """
 from __future__ import annotations
 
@@ -41,7 +47,8 @@ class AttnOnlyConfig:
     init_std: float | None = None  # std of the normal init of all matrices; None: 0.8/sqrt(d_model) (TransformerLens)
     ln_eps: float = 1e-5  # LayerNorm epsilon
     positional: str = "sinusoidal"  # "learned" W_pos, or fixed "sinusoidal" (Press et al. 2021's original choice)
-    fused_attention: bool = False  # forward() via F.scaled_dot_product_attention: ~2x faster on CPU, no patterns
+    fused_attention: bool = False  # unstacked forward() via F.scaled_dot_product_attention: ~2x faster on CPU, no patterns
+    chain_native: bool = True  # sample() calls forward on stacked parameters, no vmap (False: vmap, explicit softmax)
 
     @property
     def std(self) -> float:
@@ -76,6 +83,42 @@ def sinusoidal_positions(n_ctx: int, d_model: int) -> torch.Tensor:
     return P  # (n_ctx, d)
 
 
+# ---------------------------------------------------------------------------- chain-stacked pieces
+
+
+def _lead(p: torch.Tensor, ndim: int) -> torch.Tensor:
+    """``p`` with a leading chain dim: ``(chains, *shape)``, or ``(1, *shape)`` when it is shared (no chain
+    dim, or one expanded with stride 0 -- e.g. a frozen weight -- which is then not copied per chain)."""
+    if p.dim() == ndim:
+        return p[None]
+    return p[:1] if p.stride(0) == 0 else p
+
+
+def _proj(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """``x`` (Cx, B, T, n) times ``W`` (Cw, n, m) chain by chain -> (C, B, T, m); Cx, Cw in {1, C}."""
+    if W.shape[0] == 1:
+        return x @ W[0]  # one matrix for every chain: a single matmul
+    C, (B, T, n) = W.shape[0], x.shape[1:]
+    return (x.expand(C, B, T, n).reshape(C, B * T, n) @ W).view(C, B, T, -1)  # batched over chains
+
+
+def _layer_norm(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps: float) -> torch.Tensor:
+    """LayerNorm over the last dim with per-chain affine ``w, b`` (Cw, d); x (Cx, B, T, d)."""
+    if w.shape[0] == 1 and b.shape[0] == 1:
+        return F.layer_norm(x, x.shape[-1:], w[0], b[0], eps)
+    return F.layer_norm(x, x.shape[-1:], eps=eps) * w[:, None, None] + b[:, None, None]
+
+
+def _heads_in(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """All heads' projections ``x W^h + b^h`` side by side: x (Cx, B, T, d), W (Cw, H, d, e),
+    b (Cb, H, e) -> (C, B, T, H·e)."""
+    Cw, H, d, e = W.shape
+    return _proj(x, W.permute(0, 2, 1, 3).reshape(Cw, d, H * e)) + b.reshape(b.shape[0], 1, 1, H * e)
+
+
+# ---------------------------------------------------------------------------- modules
+
+
 class Attention(nn.Module):
     """Multi-head causal self-attention with per-head weight tensors."""
 
@@ -100,11 +143,6 @@ class Attention(nn.Module):
         v = torch.einsum("btd,hde->bhte", h, self.W_V) + self.b_V[:, None, :]  # (B, H, T, e)
         return q, k, v
 
-    def fused(self, h: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """Same output as :meth:`forward` via the fused kernel (no pattern), (B, T, d)."""
-        z = F.scaled_dot_product_attention(*self.qkv(h, pos), is_causal=True)  # (B, H, T, e)
-        return torch.einsum("bhte,hed->btd", z, self.W_O) + self.b_O  # (B, T, d)
-
     def forward(self, h: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``h`` (B, T, d) normalised residual, ``pos`` (T, d) -> (output (B, T, d), pattern (B, H, T, T))."""
         T = h.shape[1]
@@ -115,6 +153,21 @@ class Attention(nn.Module):
         z = pattern @ v  # (B, H, T, e)
         out = torch.einsum("bhte,hed->btd", z, self.W_O) + self.b_O  # (B, T, d)
         return out, pattern
+
+    def stacked(self, h: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """The same output for chain-stacked parameters via the fused kernel (no pattern):
+        ``h`` (Cx, B, T, d), ``pos`` (Cp, 1, T, d) -> (C, B, T, d)."""
+        H, e = self.W_Q.shape[-3], self.W_Q.shape[-1]
+        hp = h + pos  # positions enter queries and keys only
+        q, k, v = torch.broadcast_tensors(_heads_in(hp, _lead(self.W_Q, 3), _lead(self.b_Q, 2)),
+                                          _heads_in(hp, _lead(self.W_K, 3), _lead(self.b_K, 2)),
+                                          _heads_in(h, _lead(self.W_V, 3), _lead(self.b_V, 2)))  # (C, B, T, H·e)
+        C, B, T = q.shape[:3]
+        q, k, v = (y.reshape(C * B, T, H, e).transpose(1, 2) for y in (q, k, v))  # (C·B, H, T, e): chains and heads in the batch
+        z = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (C·B, H, T, e)
+        z = z.transpose(1, 2).reshape(C, B, T, H * e)  # (C, B, T, H·e)
+        W_O = _lead(self.W_O, 3)  # (Cw, H, e, d)
+        return _proj(z, W_O.reshape(W_O.shape[0], H * e, -1)) + _lead(self.b_O, 1)[:, None, None]  # (C, B, T, d)
 
 
 class Block(nn.Module):
@@ -129,7 +182,8 @@ class Block(nn.Module):
 
 
 class AttnOnlyTransformer(nn.Module):
-    """``tokens (B, T) -> logits (B, T, V)``; :meth:`run_with_patterns` also returns attention."""
+    """``tokens (B, T) -> logits (B, T, V)``; with chain-stacked parameters ``(chains, B, T, V)``
+    (module docstring); :meth:`run_with_patterns` also returns attention."""
 
     def __init__(self, cfg: AttnOnlyConfig, seed: int | None):
         """Initialise from ``seed`` (the global RNG is left untouched); ``seed=None`` draws from
@@ -149,11 +203,20 @@ class AttnOnlyTransformer(nn.Module):
             self.W_U = nn.Parameter(torch.randn(cfg.d_model, cfg.vocab_size) * cfg.std)  # (d, V)
             self.b_U = nn.Parameter(torch.zeros(cfg.vocab_size))  # (V,)
 
+    @property
+    def chain_batched(self) -> bool:
+        """Whether :func:`~patterning_core.sgld.sample` calls this model on stacked parameters, without
+        ``vmap`` (``cfg.chain_native``; 2-4x faster than ``vmap`` on the CPU, ``bench/lm_chains_speed.py``)."""
+        return self.cfg.chain_native
+
+    def _check_len(self, T: int) -> None:
+        if T > self.cfg.n_ctx:
+            raise ValueError(f"context length {T} exceeds n_ctx={self.cfg.n_ctx}")
+
     def run_with_patterns(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``tokens`` (B, T) int64 -> (logits (B, T, V), patterns (B, L, H, T, T))."""
         T = tokens.shape[-1]
-        if T > self.cfg.n_ctx:
-            raise ValueError(f"context length {T} exceeds n_ctx={self.cfg.n_ctx}")
+        self._check_len(T)
         x = self.W_E[tokens]  # (B, T, d)
         pos = self.W_pos[:T]  # (T, d)
         patterns = []
@@ -164,32 +227,66 @@ class AttnOnlyTransformer(nn.Module):
         return logits, torch.stack(patterns, dim=1)  # (B, T, V), (B, L, H, T, T)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``tokens`` (B, T) int64 -> logits (B, T, V) (fused attention if ``cfg.fused_attention``)."""
-        if not self.cfg.fused_attention:
+        """``tokens`` (B, T) or (chains, B, T) int64 -> logits (B, T, V), or (chains, B, T, V) when the
+        parameters or the tokens carry a chain dim (then always via the fused kernel)."""
+        stacked = self.W_E.dim() == 3 or tokens.dim() == 3
+        if not stacked and not self.cfg.fused_attention:
             return self.run_with_patterns(tokens)[0]
-        T = tokens.shape[-1]
-        if T > self.cfg.n_ctx:
-            raise ValueError(f"context length {T} exceeds n_ctx={self.cfg.n_ctx}")
-        x, pos = self.W_E[tokens], self.W_pos[:T]  # (B, T, d), (T, d)
+        logits = self._stacked(tokens if tokens.dim() == 3 else tokens[None])  # (C, B, T, V)
+        return logits if stacked else logits[0]
+
+    def _stacked(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens`` (Ct, B, T) -> logits (C, B, T, V) for parameters with or without a chain dim."""
+        self._check_len(tokens.shape[-1])
+        T, d = tokens.shape[-1], self.cfg.d_model
+        W_E = _lead(self.W_E, 2)  # (Ce, V, d)
+        if W_E.shape[0] == 1:
+            x = F.embedding(tokens, W_E[0])  # (Ct, B, T, d)
+        else:  # chain c's tokens index rows c·V + token of the chains' stacked embeddings
+            C = W_E.shape[0]
+            offset = torch.arange(C, device=tokens.device)[:, None, None] * W_E.shape[1]  # (C, 1, 1)
+            x = F.embedding(tokens.expand(C, *tokens.shape[1:]) + offset, W_E.reshape(-1, d))  # (C, B, T, d)
+        pos = _lead(self.W_pos, 2)[:, None, :T]  # (Cp, 1, T, d)
         for block in self.blocks:
-            x = x + block.attn.fused(block.ln(x), pos)  # (B, T, d)
-        return self.ln_final(x) @ self.W_U + self.b_U  # (B, T, V)
+            h = _layer_norm(x, _lead(block.ln.weight, 1), _lead(block.ln.bias, 1), self.cfg.ln_eps)
+            x = x + block.attn.stacked(h, pos)  # (C, B, T, d)
+        h = _layer_norm(x, _lead(self.ln_final.weight, 1), _lead(self.ln_final.bias, 1), self.cfg.ln_eps)
+        return _proj(h, _lead(self.W_U, 2)) + _lead(self.b_U, 1)[:, None, None]  # (C, B, T, V)
 
 
 def per_token_loss(model: Callable[[torch.Tensor], torch.Tensor], tokens: torch.Tensor) -> torch.Tensor:
     """Next-token cross-entropy :math:`\\ell_{b,t} = -\\log p(x_{b,t+1} \\mid x_{b,\\le t})`.
 
     Args:
-        model: any callable ``tokens (B, T) -> logits (B, T, V)``.
-        tokens: ``(B, T)`` int64.
+        model: any callable ``tokens (B, T) -> logits (B, T, V)``; a chain-stacked model may
+            return ``(chains, B, T, V)`` and take tokens ``(chains, B, T)``.
+        tokens: ``(B, T)`` or ``(chains, B, T)`` int64.
     Returns:
-        ``(B, T-1)`` losses; entry ``t`` is the loss of predicting token ``t+1``.
+        ``(B, T-1)`` losses, or ``(chains, B, T-1)``; entry ``t`` is the loss of predicting token ``t+1``.
     """
-    if tokens.dim() != 2 or tokens.shape[1] < 2:
-        raise ValueError(f"tokens must be (B, T) with T >= 2, got shape {tuple(tokens.shape)}")
-    logits = model(tokens)[:, :-1]  # (B, T-1, V)
-    targets = tokens[:, 1:]  # (B, T-1)
-    return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # (B, T-1)
+    if tokens.dim() not in (2, 3) or tokens.shape[-1] < 2:
+        raise ValueError(f"tokens must be (B, T) or (chains, B, T) with T >= 2, got shape {tuple(tokens.shape)}")
+    logits = model(tokens)[..., :-1, :]  # (..., B, T-1, V)
+    targets = tokens[..., 1:].expand(logits.shape[:-1])  # (..., B, T-1)
+    V = logits.shape[-1]
+    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction="none").view(targets.shape)
+
+
+def autocast_loss(per_sample_loss: Callable, dtype: torch.dtype | None = torch.bfloat16) -> Callable:
+    """``per_sample_loss(model_fn, batch)`` computed under :func:`torch.autocast` in ``dtype`` (matmuls
+    and attention in low precision, on the device of ``batch[0]``), its losses returned in float32;
+    the SGLD update, noise and statistics stay in float32. ``dtype=None`` returns it unchanged."""
+    if dtype is None:
+        return per_sample_loss
+    if dtype not in (torch.bfloat16, torch.float16):
+        raise ValueError(f"dtype must be torch.bfloat16, torch.float16 or None, got {dtype}")
+
+    def loss(model_fn: Callable, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        with torch.autocast(batch[0].device.type, dtype=dtype):
+            out = per_sample_loss(model_fn, batch)
+        return out.float()
+
+    return loss
 
 
 def head_param_masks(model: AttnOnlyTransformer, layer: int, head: int) -> dict[str, torch.Tensor]:
@@ -197,7 +294,7 @@ def head_param_masks(model: AttnOnlyTransformer, layer: int, head: int) -> dict[
 
     ``W_Q, W_K, W_V, W_O, b_Q, b_K, b_V`` of block ``layer`` are True at index ``head`` of their
     head dimension; every other parameter (and the shared output bias ``b_O``) is all False.
-    Multiply an SGLD update by ``mask`` to move only that head.
+    Multiply an SGLD update by ``mask`` to move only that head. The masks live on the model's device.
     """
     cfg = model.cfg
     if not (0 <= layer < cfg.n_layers and 0 <= head < cfg.n_heads):
