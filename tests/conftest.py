@@ -28,3 +28,18 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=pytest.mark.skipif(
+        not __import__("torch").cuda.is_available(), reason="no CUDA device here (torch.cuda.is_available() is False)")),
+]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Each available device in turn: ``cpu`` always, ``cuda`` where one is present (skipped, with the reason, where not)."""
+    import torch
+
+    return torch.device(request.param)

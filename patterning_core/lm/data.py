@@ -25,6 +25,7 @@ from typing import NamedTuple
 import torch
 from tokenizers import Tokenizer
 
+from ..devices import check_device
 from .model import AttnOnlyConfig, AttnOnlyTransformer
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "lm"
@@ -95,14 +96,16 @@ def load_tokenizer(vocab_size: int = 1024, data_dir: str | Path = DATA_DIR) -> T
     return Tokenizer.from_file(str(path))
 
 
-def load_checkpoint(name: str, data_dir: str | Path = DATA_DIR) -> tuple[AttnOnlyTransformer, dict]:
-    """A verified model checkpoint, e.g. ``"checkpoints/step400.pt"`` -> (model, metadata).
+def load_checkpoint(name: str, data_dir: str | Path = DATA_DIR,
+                    device: torch.device | str = "cpu") -> tuple[AttnOnlyTransformer, dict]:
+    """A verified model checkpoint, e.g. ``"checkpoints/step400.pt"`` -> (model, metadata), with the
+    model and every tensor of the metadata (e.g. the optimizer state) on ``device``.
 
     Checkpoints are written by ``experiments/train_lm_base.py``; the metadata holds the model and run
     configs, seed, step, role (``"pre_formation"``, ...) and the code revision.
     """
-    ck = torch.load(verified_path(name, data_dir), weights_only=False)
-    model = AttnOnlyTransformer(AttnOnlyConfig(**ck["model_config"]), seed=ck["seed"])
+    ck = torch.load(verified_path(name, data_dir), weights_only=False, map_location=device)
+    model = AttnOnlyTransformer(AttnOnlyConfig(**ck["model_config"]), seed=ck["seed"]).to(device)
     model.load_state_dict(ck["state_dict"])
     return model, {k: v for k, v in ck.items() if k != "state_dict"}
 
@@ -136,7 +139,8 @@ def make_contexts(token_docs: list[torch.Tensor], kinds: list[str], n_ctx: int) 
 
 
 def split_contexts(ctx: Contexts, holdout_fraction: float, seed: int) -> tuple[Contexts, Contexts]:
-    """Seeded random split into (train, held-out) contexts."""
+    """Seeded random split into (train, held-out) contexts (the permutation is drawn on the CPU, so
+    the split is the same whatever device ``ctx.tokens`` lives on)."""
     if not 0.0 < holdout_fraction < 1.0:
         raise ValueError(f"holdout_fraction must be in (0, 1), got {holdout_fraction}")
     perm = torch.randperm(len(ctx.tokens), generator=torch.Generator().manual_seed(seed))
@@ -172,7 +176,8 @@ def batch_indices(n: int, batch_size: int, step: int, seed: int) -> torch.Tensor
 
     A pure function of ``(n, batch_size, step, seed)``: epoch ``e`` is the permutation drawn from
     ``seed + e``, cut into ``n // batch_size`` batches (the remainder is dropped), so each index
-    appears at most once per epoch and a run resumed at any step sees the same batches.
+    appears at most once per epoch and a run resumed at any step sees the same batches. The
+    indices are drawn and returned on the CPU (they index a tensor on any device).
     """
     if not 0 < batch_size <= n:
         raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")
@@ -224,16 +229,17 @@ def classify_token_string(s: str) -> str:
     return "other"
 
 
-def token_class_table(tok: Tokenizer) -> torch.Tensor:
-    """Class index (into :data:`TOKEN_CLASSES`) of every token id, ``(V,)`` int64."""
+def token_class_table(tok: Tokenizer, device: torch.device | str | None = None) -> torch.Tensor:
+    """Class index (into :data:`TOKEN_CLASSES`) of every token id, ``(V,)`` int64, on ``device``."""
     names = [classify_token_string(tok.decode([i], skip_special_tokens=False)) for i in range(tok.get_vocab_size())]
-    return torch.tensor([TOKEN_CLASSES.index(n) for n in names], dtype=torch.long)
+    return torch.tensor([TOKEN_CLASSES.index(n) for n in names], dtype=torch.long, device=device)
 
 
 def token_classes(tokens: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-    """Class index of each token: ``table[tokens]``, same shape as ``tokens``."""
+    """Class index of each token: ``table[tokens]``, same shape as ``tokens`` (both on one device)."""
     if tokens.dtype != torch.long:
         raise TypeError(f"tokens must be int64, got {tokens.dtype}")
+    check_device("table", table.device, tokens.device, "tokens")
     return table[tokens]
 
 
@@ -256,6 +262,6 @@ def induction_pattern_mask(tokens: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"tokens must be (B, T) or (T,), got shape {tuple(tokens.shape)}")
     prev, cur = tokens[:, :-1], tokens[:, 1:]  # bigram ending at t = 1..T-1, each (B, T-1)
     same = (prev[:, :, None] == prev[:, None, :]) & (cur[:, :, None] == cur[:, None, :])  # (B, T-1, T-1)
-    earlier = torch.ones(same.shape[-1], same.shape[-1], dtype=torch.bool).tril(-1)  # s < t
+    earlier = torch.ones(same.shape[-1], same.shape[-1], dtype=torch.bool, device=tokens.device).tril(-1)  # s < t
     hit = (same & earlier).any(-1)  # (B, T-1)
     return torch.cat([torch.zeros_like(hit[:, :1]), hit], dim=1)  # (B, T)

@@ -20,6 +20,8 @@ from typing import Callable, NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 
+from ..devices import check_device
+
 
 class InductionMeasures(NamedTuple):
     prefix_matching: torch.Tensor  # (L, H) prefix-matching score of every head
@@ -40,16 +42,18 @@ def repeated_random_tokens(
     """``(n_seqs, 2 * half_len)`` sequences ``[r, r]`` with ``r`` drawn uniformly from ``token_pool``.
 
     Draws are without replacement within a sequence (so the only repeats are the induction
-    targets) when the pool is large enough, else with replacement.
+    targets) when the pool is large enough, else with replacement. The draws come from
+    ``generator`` on its own device; the sequences are returned on ``token_pool``'s device.
     """
     pool = torch.as_tensor(token_pool, dtype=torch.long).flatten()
+    gdev = generator.device
     if half_len < 1 or n_seqs < 1:
         raise ValueError(f"need n_seqs >= 1 and half_len >= 1, got {n_seqs}, {half_len}")
     if len(pool) >= half_len:
-        idx = torch.stack([torch.randperm(len(pool), generator=generator)[:half_len] for _ in range(n_seqs)])
+        idx = torch.stack([torch.randperm(len(pool), generator=generator, device=gdev)[:half_len] for _ in range(n_seqs)])
     else:
-        idx = torch.randint(len(pool), (n_seqs, half_len), generator=generator)
-    first = pool[idx]  # (n_seqs, half_len)
+        idx = torch.randint(len(pool), (n_seqs, half_len), generator=generator, device=gdev)
+    first = pool[idx.to(pool.device)]  # (n_seqs, half_len)
     return torch.cat([first, first], dim=1)  # (n_seqs, 2 * half_len)
 
 
@@ -59,7 +63,7 @@ def prefix_target_mask(tokens: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"tokens must be (B, T), got shape {tuple(tokens.shape)}")
     same = tokens[:, :, None] == tokens[:, None, :]  # (B, T, T): x_t == x_s
     T = tokens.shape[1]
-    earlier = torch.ones(T, T, dtype=torch.bool).tril(-1)  # s < t
+    earlier = torch.ones(T, T, dtype=torch.bool, device=tokens.device).tril(-1)  # s < t
     match = same & earlier  # (B, T, s)
     return F.pad(match, (1, 0))[:, :, :T]  # shift s -> s + 1: (B, T, j)
 
@@ -81,6 +85,7 @@ def prefix_matching_score(patterns: torch.Tensor, tokens: torch.Tensor) -> torch
     """
     if patterns.shape[0] != tokens.shape[0] or patterns.shape[-2:] != (tokens.shape[1], tokens.shape[1]):
         raise ValueError(f"patterns {tuple(patterns.shape)} do not match tokens {tuple(tokens.shape)}")
+    check_device("tokens", tokens.device, patterns.device, "the attention patterns")
     target = prefix_target_mask(tokens)  # (B, T, T)
     has_target = target.any(-1)  # (B, T)
     if not bool(has_target.any()):

@@ -14,12 +14,14 @@ parameters, the same optimizer state and the same minibatches, so they differ on
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
+from ..devices import check_device
 from .induction import formation_step, measure_induction
 from .model import AttnOnlyTransformer, per_token_loss
 from ..training import TrainConfig, train
@@ -82,15 +84,18 @@ def retrain(
     and measure induction on ``induction_probe`` ``(B, 2M)`` every ``eval_every`` steps.
 
     All conditions start from the model's parameters and ``optimizer_state`` and draw the same
-    minibatches (``config.shared_batches`` is forced on)."""
+    minibatches (``config.shared_batches`` is forced on). Everything runs on the model's device, where
+    ``tokens``, ``weights`` and ``induction_probe`` must live."""
+    device = next(model.parameters()).device
+    for what, t in (("tokens", tokens), ("weights", weights), ("induction_probe", induction_probe)):
+        check_device(what, t.device, device)
     if weights.dim() != 2 or weights.shape != (len(names), len(tokens)):
         raise ValueError(f"weights must be (conditions, N) = ({len(names)}, {len(tokens)}), got {tuple(weights.shape)}")
     cfg = replace(config, shared_batches=True)
     params = {k: v.detach()[None].expand(len(names), *v.shape).clone() for k, v in model.named_parameters()}
     r = train(model, lambda f, b: per_token_loss(f, b[0]).mean(-1), (tokens,), config=cfg, params=params, weights=weights,
               seed=seed, checkpoint_every=eval_every, optimizer_state=optimizer_state, progress=progress)
-    scratch = AttnOnlyTransformer(model.cfg, seed=None)
-    scratch.load_state_dict(model.state_dict())
+    scratch = copy.deepcopy(model)  # on the model's device; each checkpoint is loaded into it
     pm, drop = [], []
     for c in range(len(names)):
         pm_c, drop_c = [], []

@@ -78,7 +78,7 @@ def spacing_run_mask(classes: Tensor) -> Tensor:
     These are exactly the tokens that :func:`collapse_space_runs` removes from the training text.
     ``classes``: class indices into :data:`lm_data.TOKEN_CLASSES`, any shape.
     """
-    run_ids = torch.tensor([lm_data.TOKEN_CLASSES.index(c) for c in RUN_CLASSES])
+    run_ids = torch.tensor([lm_data.TOKEN_CLASSES.index(c) for c in RUN_CLASSES], device=classes.device)
     return torch.isin(classes, run_ids)
 
 
@@ -91,18 +91,19 @@ def whitespace_before(tokens: Tensor, tok: Tokenizer) -> Tensor:
     Args:
         tokens: ``(B, T)`` int64.
     Returns:
-        ``(B, T)`` int64.
+        ``(B, T)`` int64 on ``tokens``' device (counted on the CPU).
     """
     strings = [tok.decode([i], skip_special_tokens=False) for i in range(tok.get_vocab_size())]
-    out = torch.zeros_like(tokens)
-    for b, row in enumerate(tokens.tolist()):
-        run = 0  # whitespace characters at the end of the text so far
-        for t, i in enumerate(row):
-            out[b, t] = run
+    out = []
+    for row in tokens.tolist():
+        run, counts = 0, []  # whitespace characters at the end of the text so far
+        for i in row:
+            counts.append(run)
             s = strings[i]
             stripped = s.rstrip(" \n\r\t")
             run = run + len(s) if not stripped else len(s) - len(stripped)
-    return out
+        out.append(counts)
+    return torch.tensor(out, dtype=tokens.dtype, device=tokens.device).view(tokens.shape)
 
 
 # ----------------------------------------------------------------------------- susceptibility vectors
@@ -150,7 +151,7 @@ def knn_purity(x: Tensor, positive: Tensor, k: int = 10) -> float:
         raise ValueError(f"need 0 < k < n and at least one positive point (k={k}, n={len(x)})")
     xp = x[positive].double()  # (p, D)
     d = torch.cdist(xp, x.double())  # (p, n)
-    d[torch.arange(len(xp)), positive.nonzero().squeeze(1)] = float("inf")  # not its own neighbour
+    d[torch.arange(len(xp), device=x.device), positive.nonzero().squeeze(1)] = float("inf")  # not its own neighbour
     nn = d.topk(k, dim=1, largest=False).indices  # (p, k)
     return float(positive[nn].double().mean())
 
@@ -211,9 +212,9 @@ def spearman(a: Tensor, b: Tensor) -> float:
         v = v.double()
         order = v.argsort()
         r = torch.empty_like(v)
-        r[order] = torch.arange(len(v), dtype=torch.float64)
+        r[order] = torch.arange(len(v), dtype=torch.float64, device=v.device)
         uniq, inv = torch.unique(v, return_inverse=True)  # average the ranks of ties
-        return torch.zeros(len(uniq), dtype=torch.float64).index_add_(0, inv, r)[inv] / torch.bincount(inv).double()[inv]
+        return torch.zeros(len(uniq), dtype=torch.float64, device=v.device).index_add_(0, inv, r)[inv] / torch.bincount(inv).double()[inv]
     ra, rb = rank(a), rank(b)
     return float(torch.corrcoef(torch.stack([ra, rb]))[0, 1])
 
@@ -229,7 +230,7 @@ def umap_2d(x: Tensor, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0
     import umap  # noqa: PLC0415 -- slow import (numba), only where a map is drawn
 
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_jobs=1, n_epochs=n_epochs)
-    return torch.from_numpy(reducer.fit_transform(x.double().numpy())).float()
+    return torch.from_numpy(reducer.fit_transform(x.double().cpu().numpy())).float()  # on the CPU
 
 
 CLASS_COLOURS = {  # token class -> colour for the maps; runs of spaces in warm colours
@@ -244,6 +245,7 @@ def plot_classes(ax, xy: Tensor, classes: Tensor, title: str, size: float = 3.0)
 
     Common classes are drawn first and runs of spaces last, so the fin is not hidden.
     """
+    xy, classes = xy.cpu(), classes.cpu()
     order = ["other", "eot", "word_cont", "word_start", "punct", "digits", "space_1", "newline", *RUN_CLASSES]
     for name in order:
         m = classes == lm_data.TOKEN_CLASSES.index(name)
