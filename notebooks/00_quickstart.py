@@ -25,8 +25,9 @@
 # Every call below is the public API of `patterning_core`; nothing is defined here.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about a minute; "paper": more chains and draws (still CPU-friendly)
+preset = "ci"  # "ci": 2 CPU cores, about a minute; "paper": more chains and draws (still CPU-friendly); "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
+device = "auto"  # "auto": cuda when available, else cpu
 
 # %%
 import matplotlib.pyplot as plt
@@ -36,15 +37,18 @@ from patterning_core import (SGLDConfig, TrainConfig, llc, modes, patterning_ste
                              susceptibilities, train)
 from patterning_core.toy import (Monomial, MonomialConfig, Quadratic, monomial_loss, quadratic_loss,
                                         quadratic_posterior)
+from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {
     "ci": dict(chains=128, draws=500),
     "paper": dict(chains=1024, draws=2000),
+    "smoke": dict(chains=1024, draws=200),  # the paper's chains, a tenth of its draws
 }
 P = PRESETS[preset]
+device = resolve_device(device)
 torch.manual_seed(0)
-print(f"preset={preset!r}: {P}")
+print(f"preset={preset!r}: {P}, device={device}")
 
 # %% [markdown]
 # ## 1. The LLC of $K(w) = \tfrac12(w_1^2 + w_2^4)$
@@ -54,18 +58,18 @@ print(f"preset={preset!r}: {P}")
 # No localization ($\gamma = 0$), so the only error is SGLD's discretization and Monte Carlo noise.
 
 # %%
-potential = Monomial(MonomialConfig(powers=(2, 4)))
+potential = Monomial(MonomialConfig(powers=(2, 4))).to(device)
 cfg = SGLDConfig(step_size=2e-4, nbeta=100.0, gamma=0.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=500, thin=2)
-draws = sample(potential, monomial_loss, (torch.zeros(1, 1),), config=cfg, observables=lambda p: p["w"], seed=0, progress=False)
+draws = sample(potential, monomial_loss, (torch.zeros(1, 1, device=device),), config=cfg, observables=lambda p: p["w"], seed=0, progress=False)
 lam = llc(draws)
 print(f"LLC = {lam.mean:.3f} ± {lam.std_err:.3f}   (exact {potential.learning_coefficient})")
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-w = draws.obs_trace.reshape(-1, 2)
-axes[0].hist2d(w[:, 0].numpy(), w[:, 1].numpy(), bins=60, cmap="magma")
+w = draws.obs_trace.reshape(-1, 2).cpu()
+axes[0].hist2d(w[:, 0].cpu().numpy(), w[:, 1].cpu().numpy(), bins=60, cmap="magma")
 axes[0].set(xlabel="$w_1$ (quadratic direction)", ylabel="$w_2$ (quartic direction)", title="SGLD draws")
-axes[1].hist(lam.per_chain.numpy(), bins=30, color="tab:blue", alpha=0.8)
+axes[1].hist(lam.per_chain.cpu().numpy(), bins=30, color="tab:blue", alpha=0.8)
 axes[1].axvline(potential.learning_coefficient, color="k", ls="--", label="exact 3/4")
 axes[1].set(xlabel=r"$\hat\lambda$ per chain", title="LLC estimates"); axes[1].legend()
 fig.tight_layout()
@@ -83,23 +87,24 @@ fig.tight_layout()
 # chapter: train to a minimum $w^*$ first, then sample around it.
 
 # %%
-g = torch.Generator().manual_seed(1)
-centres, precisions = torch.randn(4, 2, generator=g), 0.5 + 1.5 * torch.rand(4, 2, generator=g)
-model = Quadratic(2)
+g = torch.Generator().manual_seed(1)  # the problem is drawn on the CPU (the same on every device), then moved
+centres, precisions = torch.randn(4, 2, generator=g).to(device), (0.5 + 1.5 * torch.rand(4, 2, generator=g)).to(device)
+model = Quadratic(2).to(device)
 fit = TrainConfig(steps=400, lr=0.05)
 w_star = train(model, quadratic_loss, (centres, precisions), config=fit, progress=False).seed(0)["w"]
 model.w.data.copy_(w_star)
 cfg = SGLDConfig(step_size=1e-3, nbeta=20.0, gamma=2.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=300, thin=2)
 draws = sample(model, quadratic_loss, (centres, precisions), config=cfg, observables=lambda p: p["w"], seed=2, progress=False)
 sus = susceptibilities(draws)
-exact = torch.autograd.functional.jacobian(lambda h: quadratic_posterior(h, centres, precisions, 20.0, 2.0, w_star)[0], torch.ones(4))
-print("SGLD χ:\n", sus.chi.numpy().round(3), "\n± (s.e.)\n", sus.std_err.numpy().round(3), "\nexact ∂m/∂h:\n", exact.numpy().round(3))
+exact = torch.autograd.functional.jacobian(lambda h: quadratic_posterior(h, centres, precisions, 20.0, 2.0, w_star)[0], torch.ones(4, device=device))
+print("SGLD χ:\n", sus.chi.cpu().numpy().round(3), "\n± (s.e.)\n", sus.std_err.cpu().numpy().round(3),
+      "\nexact ∂m/∂h:\n", exact.cpu().numpy().round(3))
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(8, 2.6), sharey=True)
 lim = float(exact.abs().max())
 for ax, mat, title in zip(axes, [sus.chi, exact], ["SGLD (covariance)", "exact (Jacobian)"]):
-    im = ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+    im = ax.imshow(mat.cpu().numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
     ax.set(title=title, xticks=range(4), xticklabels=[f"$h_{i}$" for i in range(4)], yticks=[0, 1], yticklabels=["$w_1$", "$w_2$"])
 fig.colorbar(im, ax=axes, shrink=0.8)
 
@@ -116,27 +121,28 @@ assert chi_err < 0.08, "SGLD susceptibility disagrees with the closed form"
 # mean-one training weights, and we retrain from the same start under the new weights.
 
 # %%
-dmu = torch.tensor([0.15, -0.10])
+dmu = torch.tensor([0.15, -0.10], device=device)
 step = patterning_step(sus.chi, dmu)
-h = reweight(torch.ones(4), step.dh.float(), scale=1.0)
-print("dh =", step.dh.numpy().round(3), "→ weights h =", h.numpy().round(3))
+h = reweight(torch.ones(4, device=device), step.dh.float(), scale=1.0)
+print("dh =", step.dh.cpu().numpy().round(3), "→ weights h =", h.cpu().numpy().round(3))
 mode = modes(sus.chi)
-print("principal gains:", mode.gains.numpy().round(3), " condition number:", round(mode.condition_number, 2))
+print("principal gains:", mode.gains.cpu().numpy().round(3), " condition number:", round(mode.condition_number, 2))
 
 # %%
 before = w_star
 after = train(model, quadratic_loss, (centres, precisions), config=fit, weights=h, progress=False).seed(0)["w"]
 moved, predicted = after - before, (sus.chi.float() @ (h - 1)).float()
 cos = float(torch.nn.functional.cosine_similarity(moved, dmu, dim=0))
-print(f"asked {dmu.tolist()}, predicted χ·(h − 1) = {predicted.numpy().round(3)}, moved {moved.numpy().round(3)}, cos(moved, asked) = {cos:.3f}")
+print(f"asked {dmu.tolist()}, predicted χ·(h − 1) = {predicted.cpu().numpy().round(3)}, moved {moved.cpu().numpy().round(3)}, cos(moved, asked) = {cos:.3f}")
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(4.2, 4))
-ax.scatter(*centres.T, s=200 * h, c="tab:gray", label="sample centres $a_i$ (size ∝ new weight)")
-ax.annotate("", xy=after.numpy(), xytext=before.numpy(), arrowprops=dict(arrowstyle="->", color="tab:red", lw=2))
-ax.annotate("", xy=(before + dmu).numpy(), xytext=before.numpy(), arrowprops=dict(arrowstyle="->", color="k", ls="--"))
-ax.plot(*before.numpy(), "ko", label="trained, natural weights")
-ax.plot(*after.numpy(), "o", color="tab:red", label="trained, patterned weights")
+a_, h_, w0_, w1_, dmu_ = (t.cpu().numpy() for t in (centres, h, before, after, dmu))  # for matplotlib
+ax.scatter(*a_.T, s=200 * h_, c="tab:gray", label="sample centres $a_i$ (size ∝ new weight)")
+ax.annotate("", xy=w1_, xytext=w0_, arrowprops=dict(arrowstyle="->", color="tab:red", lw=2))
+ax.annotate("", xy=w0_ + dmu_, xytext=w0_, arrowprops=dict(arrowstyle="->", color="k", ls="--"))
+ax.plot(*w0_, "ko", label="trained, natural weights")
+ax.plot(*w1_, "o", color="tab:red", label="trained, patterned weights")
 ax.set(xlabel="$w_1$", ylabel="$w_2$", aspect="equal"); ax.legend(fontsize=7, loc="lower left")
 
 # %% [markdown]
