@@ -106,7 +106,8 @@ recommended; see {{doc}}`../book/reproduce`):
 
 ```bash
 make chapter NAME={name} PRESET=ci
-make chapter NAME={name} PRESET=paper
+make chapter NAME={name} PRESET=paper DEVICE=cuda
+make paper NAME={name} DEVICE=cuda   # the same, stored in results/paper/ for this page
 ```
 
 {paper_line(name, stored)}
