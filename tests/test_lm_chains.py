@@ -2,7 +2,8 @@
 
 Reference everywhere: ``vmap`` over chains of ``functional_call`` on one chain's parameters with the
 explicit-softmax forward (``fused_attention=False``), i.e. the path ``sample()`` took before the model
-declared ``chain_batched``. ``AttnOnlyConfig(chain_native=False)`` still takes it.
+declared ``chain_batched``. ``AttnOnlyConfig(chain_native=False)`` still takes it. ``device`` is conftest's fixture (cpu, and cuda
+where one is present).
 """
 from __future__ import annotations
 
@@ -20,13 +21,7 @@ from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer, autoca
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = AttnOnlyConfig(vocab_size=20, n_layers=2, n_heads=3, d_model=12, d_head=4, n_ctx=12)
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here"))]
 RTOL, ATOL = 1e-5, 1e-6  # per-token losses of ~3 nats: float32 rounding, SDPA against the explicit softmax
-
-
-@pytest.fixture(params=DEVICES)
-def device(request) -> torch.device:
-    return torch.device(request.param)
 
 
 def _model(device, cfg=TINY, seed=0, **over) -> AttnOnlyTransformer:
