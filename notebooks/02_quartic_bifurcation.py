@@ -26,8 +26,9 @@
 # This chapter checks every step of that claim with the model's own losses and with SGLD.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": ~1 min on 2 CPU cores; "paper": more chains, draws and temperatures
+preset = "ci"  # "ci": ~1 min on 2 CPU cores; "paper": more chains, draws and temperatures; "smoke": a quick device check
 results_dir = "."
+device = "auto"  # "auto": cuda when available, else cpu
 
 # %%
 import math
@@ -39,14 +40,17 @@ import torch
 from patterning_core import SGLDConfig, sample, susceptibilities
 from patterning_core.tms.model import TMS, TMSConfig, per_input_losses, per_sample_loss, phi_dot, phi_norm
 from patterning_core.tms.polygons import ideal_kgon, plot_glyph, plot_sample_cloud
+from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {
     "ci": dict(chains=1024, draws=250, betas=(10.0, 50.0, 200.0)),
     "paper": dict(chains=8192, draws=1000, betas=(5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)),
+    "smoke": dict(chains=8192, draws=100, betas=(5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)),  # the paper's, a tenth of the draws
 }
 P = PRESETS[preset]
-print(f"preset={preset!r}: {P}")
+device = resolve_device(device)
+print(f"preset={preset!r}: {P}, device={device}")
 
 # %% [markdown]
 # ## The loss along the dead feature
@@ -55,10 +59,10 @@ print(f"preset={preset!r}: {P}")
 # per-input losses on the five one-hot inputs $e_0, \dots, e_4$ (float64) over a grid of $(r, \theta)$.
 
 # %%
-square = ideal_kgon(4, d=5)  # (2, 5): features 0..3 on the unit square, feature 4 dead
-onehots = torch.eye(5, dtype=torch.float64)
-r = torch.linspace(0, 1.2, 61, dtype=torch.float64)
-theta = torch.linspace(0, 2 * math.pi, 181, dtype=torch.float64)
+square = ideal_kgon(4, d=5, device=device)  # (2, 5): features 0..3 on the unit square, feature 4 dead
+onehots = torch.eye(5, dtype=torch.float64, device=device)
+r = torch.linspace(0, 1.2, 61, dtype=torch.float64, device=device)
+theta = torch.linspace(0, 2 * math.pi, 181, dtype=torch.float64, device=device)
 R, T = torch.meshgrid(r, theta, indexing="ij")
 W = square.expand(*R.shape, 2, 5).clone()  # (r, θ, 2, 5)
 W[..., 0, 4], W[..., 1, 4] = R * torch.cos(T), R * torch.sin(T)
@@ -68,23 +72,24 @@ quadratic_gap = float((total - 1 - R**4).abs().max())
 print(f"max |Σ_i ℓ_(e_i) − (1 + r⁴)| over the grid = {quadratic_gap:.2e}")
 
 # %%
-coeffs = np.polynomial.polynomial.polyfit(r.numpy(), total[:, 37].numpy(), 4)  # at θ = 74°
+coeffs = np.polynomial.polynomial.polyfit(r.cpu().numpy(), total[:, 37].cpu().numpy(), 4)  # at θ = 74°
 quadrant = R**2 * torch.cos(T) ** 2 * (torch.cos(T) > 0)
 quadrant_gap = float((ell[..., 0] - quadrant).abs().max())
 print("polynomial fit of the total loss in r (θ = 74°):", np.round(coeffs, 12))
 print(f"max |ℓ_(e_0) − r²cos²θ·1{{cos θ > 0}}| = {quadrant_gap:.2e}")
 
 # %% tags=["hide-input"]
+rc, Rc, Tc, ellc, totalc = (t.cpu().numpy() for t in (r, R, T, ell, total))  # the grid, for matplotlib
 fig = plt.figure(figsize=(11, 3.4))
 ax = fig.add_subplot(1, 3, 1)
-ax.plot(r, total[:, 37], "k", lw=2, label=r"$\sum_i \ell_{e_i}$ (model)")
-ax.plot(r, 1 + r**4, "y--", label="$1 + r^4$")
-ax.plot(r, 1 + ell[:, 37, :4].sum(-1), color="tab:red", label=r"interference $\sum_{i<4}\ell_{e_i}$ $(+1)$")
-ax.plot(r, ell[:, 37, 4], color="tab:blue", label=r"self term $\ell_{e_4} = (1-r^2)^2 + r^2$")
+ax.plot(rc, totalc[:, 37], "k", lw=2, label=r"$\sum_i \ell_{e_i}$ (model)")
+ax.plot(rc, 1 + rc**4, "y--", label="$1 + r^4$")
+ax.plot(rc, 1 + ellc[:, 37, :4].sum(-1), color="tab:red", label=r"interference $\sum_{i<4}\ell_{e_i}$ $(+1)$")
+ax.plot(rc, ellc[:, 37, 4], color="tab:blue", label=r"self term $\ell_{e_4} = (1-r^2)^2 + r^2$")
 ax.set(xlabel="$r = |W_4|$", ylabel="loss", title="the quadratic terms cancel"); ax.legend(fontsize=7)
 for i in range(4):
     axp = fig.add_subplot(2, 6, 4 + (i % 2) + 6 * (i // 2), projection="polar")
-    axp.pcolormesh(T.numpy(), R.numpy(), ell[..., i].numpy(), cmap="magma", shading="auto")
+    axp.pcolormesh(Tc, Rc, ellc[..., i], cmap="magma", shading="auto")
     axp.set_xticks([]); axp.set_yticks([]); axp.set_title(rf"$\ell_{{e_{i}}}$", fontsize=8)
 ax = fig.add_subplot(1, 3, 3)
 plot_glyph(square, ax, title="the bifurcation point", labels=True)
@@ -105,12 +110,12 @@ def loss_terms(w4):  # w4: (2,) → per-input losses (5,)
     Wq = torch.cat([square[:, :4], w4[:, None]], dim=1)
     return per_input_losses(Wq, onehots)
 
-zero = torch.zeros(2, dtype=torch.float64)
+zero = torch.zeros(2, dtype=torch.float64, device=device)
 H = torch.autograd.functional.hessian(lambda w: loss_terms(w).sum(), zero)  # (2, 2)
 grad_ell = torch.autograd.functional.jacobian(loss_terms, zero)  # (5, 2)
 grad_phi = torch.autograd.functional.jacobian(lambda w: phi_dot(torch.cat([square[:, :4], w[:, None]], 1))[[3, 6, 8, 9]], zero)  # (4, 2)
-chi_if = {lam: -grad_phi @ torch.linalg.solve(H + lam * torch.eye(2, dtype=H.dtype), grad_ell.T) for lam in (1e-6, 1e-3, 1e-1)}
-print("Hessian at the origin:\n", H.numpy(), "\nper-input gradients:\n", grad_ell.numpy())
+chi_if = {lam: -grad_phi @ torch.linalg.solve(H + lam * torch.eye(2, dtype=H.dtype, device=device), grad_ell.T) for lam in (1e-6, 1e-3, 1e-1)}
+print("Hessian at the origin:\n", H.cpu().numpy(), "\nper-input gradients:\n", grad_ell.cpu().numpy())
 print({lam: float(c.abs().max()) for lam, c in chi_if.items()}, "= max |χ_IF| for each damping λ")
 
 # %% [markdown]
@@ -125,13 +130,13 @@ print({lam: float(c.abs().max()) for lam, c in chi_if.items()}, "= max |χ_IF| f
 
 # %%
 DOT_J4 = [3, 6, 8, 9]  # indices of dot[0,4], dot[1,4], dot[2,4], dot[3,4] in phi_dot's order
-model = TMS(TMSConfig(sparsity=0.0)).double()
+model = TMS(TMSConfig(sparsity=0.0)).double().to(device)
 model.W.data.copy_(square)
-mask = torch.zeros(2, 5, dtype=torch.bool)
+mask = torch.zeros(2, 5, dtype=torch.bool, device=device)
 mask[:, 4] = True  # sample the dead feature only
 observables = lambda p: torch.cat([phi_dot(p)[:, DOT_J4], phi_norm(p)[:, 4:]], dim=1)  # (chains, 5)
 alpha = lambda beta: 2 / (3 * math.pi**1.5) * math.sqrt(beta)
-pattern = torch.tensor([[-1, 0, 1, 0, 0], [0, -1, 0, 1, 0], [1, 0, -1, 0, 0], [0, 1, 0, -1, 0]], dtype=torch.float64)
+pattern = torch.tensor([[-1, 0, 1, 0, 0], [0, -1, 0, 1, 0], [1, 0, -1, 0, 0], [0, 1, 0, -1, 0]], dtype=torch.float64, device=device)
 
 def quartic_run(beta, seed):
     cfg = SGLDConfig(step_size=2e-3 / math.sqrt(beta / 10), nbeta=5 * beta, gamma=0.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=100, thin=2)
@@ -143,15 +148,15 @@ sus = {beta: susceptibilities(s) for beta, s in runs.items()}
 # %%
 beta0 = 50.0 if 50.0 in sus else P["betas"][len(P["betas"]) // 2]
 chi, se = sus[beta0].chi[:4], sus[beta0].std_err[:4]
-print(f"β = {beta0}: α = {alpha(beta0):.4f}\nSGLD χ (rows dot[j,4], columns h_0..h_4):\n{chi.numpy().round(4)}\n± s.e.\n{se.numpy().round(4)}")
+print(f"β = {beta0}: α = {alpha(beta0):.4f}\nSGLD χ (rows dot[j,4], columns h_0..h_4):\n{chi.cpu().numpy().round(4)}\n± s.e.\n{se.cpu().numpy().round(4)}")
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), gridspec_kw=dict(width_ratios=[1, 1, 0.9]))
 lim = alpha(beta0) * 1.2
 for ax, mat, title in [(axes[0], chi, f"SGLD, β = {beta0:g}"), (axes[1], alpha(beta0) * pattern, r"analytic $\pm\alpha$")]:
-    im = ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+    im = ax.imshow(mat.cpu().numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
     ax.set(title=title, xticks=range(5), xticklabels=[f"$h_{i}$" for i in range(5)], yticks=range(4), yticklabels=[f"dot[{j},4]" for j in range(4)])
-    for (a, b), v in np.ndenumerate(mat.numpy()):
+    for (a, b), v in np.ndenumerate(mat.cpu().numpy()):
         ax.text(b, a, f"{v:.2f}", ha="center", va="center", fontsize=7)
 fig.colorbar(im, ax=axes[:2], shrink=0.8)
 draws = runs[beta0].obs_trace.reshape(-1, 5)[:4000]
@@ -167,11 +172,11 @@ axes[2].set_title(r"draws of $W_4$ shaded by $\ell_{e_0}$", fontsize=9)
 
 # %%
 betas = torch.tensor(P["betas"], dtype=torch.float64)
-amp = torch.stack([(sus[b].chi[:4] * pattern).sum() / 8 for b in P["betas"]])  # average of the 8 ±α entries, signs aligned
-amp_se = torch.stack([(sus[b].std_err[:4] * pattern.abs()).pow(2).sum().sqrt() / 8 for b in P["betas"]])
-slope, intercept = np.polyfit(np.log(betas.numpy()), np.log(amp.numpy()), 1)
-mean_r = torch.stack([sus[b].mu[4] for b in P["betas"]])
-r_slope, _ = np.polyfit(np.log(betas.numpy()), np.log(mean_r.numpy()), 1)
+amp = torch.stack([(sus[b].chi[:4] * pattern).sum() / 8 for b in P["betas"]]).cpu()  # average of the 8 ±α entries, signs aligned
+amp_se = torch.stack([(sus[b].std_err[:4] * pattern.abs()).pow(2).sum().sqrt() / 8 for b in P["betas"]]).cpu()
+slope, intercept = np.polyfit(np.log(betas.cpu().numpy()), np.log(amp.cpu().numpy()), 1)
+mean_r = torch.stack([sus[b].mu[4] for b in P["betas"]]).cpu()
+r_slope, _ = np.polyfit(np.log(betas.cpu().numpy()), np.log(mean_r.cpu().numpy()), 1)
 r_exact = [math.gamma(0.75) / math.sqrt(math.pi) * b ** -0.25 for b in P["betas"]]
 for b, a, e, m, mr in zip(P["betas"], amp, amp_se, mean_r, r_exact):
     print(f"β={b:6.1f}: α_SGLD={a:.4f} ± {e:.4f}  α_exact={alpha(b):.4f} ({100 * (a / alpha(b) - 1):+.1f}%)   E|W_4|={m:.4f} (exact {mr:.4f})")
