@@ -28,8 +28,9 @@
 # the answer one would guess: up-weight group A.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": seconds on 2 CPU cores; "paper": more SGLD chains and draws
+preset = "ci"  # "ci": seconds on 2 CPU cores; "paper": more SGLD chains and draws; "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written (the runner sets it)
+device = "auto"  # "auto": cuda when available, else cpu
 
 # %%
 import matplotlib.pyplot as plt
@@ -37,14 +38,17 @@ import torch
 from torch import nn
 
 from patterning_core import Periodic, SGLDConfig, Target, TrainConfig, pattern, train
+from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {  # everything that changes with the preset, in one place
     "ci": dict(chains=32, draws=100),
     "paper": dict(chains=256, draws=400),
+    "smoke": dict(chains=256, draws=100),  # the paper's chains, a quarter of its draws: a quick device check
 }
 P = PRESETS[preset]
-print(f"preset={preset!r}: {P}")
+device = resolve_device(device)  # every model, tensor and run of the chapter lives here
+print(f"preset={preset!r}: {P}, device={device}")
 
 
 # %% [markdown]
@@ -81,11 +85,12 @@ def per_sample_loss(model, batch):  # replace with your loss
 
 # %%
 n = 64
-g = torch.Generator().manual_seed(0)
+g = torch.Generator().manual_seed(0)  # data drawn on the CPU (the same on every device), then moved
 in_b = torch.arange(n) >= n // 2  # (n,) False: group A, True: group B
 x = torch.randn(n, 1, generator=g)  # (n, 1)
 law = torch.where(in_b, -x[:, 0] - 0.5, 2 * x[:, 0] + 0.5)  # (n,) B: -x - 1/2, A: 2x + 1/2
 y = law + 0.1 * torch.randn(n, generator=g)  # (n,)
+in_b, x, y = in_b.to(device), x.to(device), y.to(device)
 data = (x, y)
 
 # %% [markdown]
@@ -96,7 +101,7 @@ data = (x, y)
 
 # %%
 torch.manual_seed(0)
-model = Line()
+model = Line().to(device)
 fit = TrainConfig(steps=300, lr=0.05)
 w_star = train(model, per_sample_loss, data, config=fit, progress=False).seed(0)
 
@@ -117,7 +122,7 @@ def observables(p):  # replace with what you want to steer
 
 
 target = Target(  # slope 1.5; the intercept (mask False) is free
-    values=torch.tensor([1.5, 0.0]), mask=torch.tensor([True, False]), tol=0.05)
+    values=torch.tensor([1.5, 0.0], device=device), mask=torch.tensor([True, False], device=device), tol=0.05)
 start = observables({k: v[None] for k, v in w_star.items()})[0]  # (K,) at w*
 print(f"trained on the natural data: slope {start[0]:.3f}, intercept {start[1]:.3f}")
 
@@ -152,17 +157,18 @@ print(f"mean weight: group A {h[~in_b].mean():.2f}, group B {h[in_b].mean():.2f}
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
 ax = axes[0]
-for mask, name, colour in [(~in_b, "group A", "tab:blue"), (in_b, "group B", "tab:orange")]:
-    ax.scatter(x[mask, 0], y[mask], s=30 * h[mask], color=colour, alpha=0.7,
+in_b_, x_, y_, h_ = in_b.cpu(), x.cpu(), y.cpu(), h.cpu()  # matplotlib reads CPU tensors
+for mask, name, colour in [(~in_b_, "group A", "tab:blue"), (in_b_, "group B", "tab:orange")]:
+    ax.scatter(x_[mask, 0], y_[mask], s=30 * h_[mask], color=colour, alpha=0.7,
                label=f"{name} (size ∝ final weight)")
 grid = torch.linspace(-2.5, 2.5, 2)
-for obs, style, label in [(start, "k--", "fit to the natural data"),
-                          (end, "k-", "fit after patterning")]:
+for obs, style, label in [(start.cpu(), "k--", "fit to the natural data"),
+                          (end.cpu(), "k-", "fit after patterning")]:
     ax.plot(grid, obs[0] * grid + obs[1], style, label=label)
 ax.set(xlabel="$x$", ylabel="$y$", title="data and fitted lines")
 ax.legend(fontsize=7)
 ax = axes[1]
-ax.plot(traj.point_obs[:, 0], "o-", ms=3, label="slope $a$")
+ax.plot(traj.point_obs[:, 0].cpu(), "o-", ms=3, label="slope $a$")
 ax.axhline(float(target.values[0]), color="k", ls=":", label="target")
 for e in traj.estimate_epochs:
     ax.axvline(e, color="tab:gray", lw=0.5)
