@@ -27,8 +27,9 @@
 # patterning.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 2 minutes; "paper": the post's scale (more seeds and draws), GPU recommended
+preset = "ci"  # "ci": 2 CPU cores, about 2 minutes; "paper": the post's scale (more seeds and draws), GPU recommended; "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
+device = "auto"  # "auto": cuda when available, else cpu
 
 # %%
 import math
@@ -40,6 +41,7 @@ import torch
 from patterning_core import SGLDConfig
 from patterning_core.tms.model import input_labels, natural_weights, population_loss
 from patterning_core.tms.polygons import optimal_kgon, plot_glyph
+from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
 from patterning_core.tms.control import (NoisyTrainConfig, bifurcation_point, bifurcation_susceptibilities, branch_runs,
                                          dot_row, gap_neighbours, gap_weights, plot_branch_trajectories,
@@ -48,12 +50,15 @@ from patterning_core.tms.control import (NoisyTrainConfig, bifurcation_point, bi
 PRESETS = {
     "ci": dict(seeds=10, chains=2048, draws=200, scales=(0.5, 1.0, 2.0, 5.0), metrics=(0.0, 0.25, 0.5)),
     "paper": dict(seeds=50, chains=8192, draws=1000, scales=(0.25, 0.5, 1.0, 2.0, 5.0, 10.0), metrics=(0.0, 0.25, 0.5)),
+    # the paper's sweep and chains with the fewest seeds the claims allow and a tenth of the draws
+    "smoke": dict(seeds=10, chains=8192, draws=100, scales=(0.25, 0.5, 1.0, 2.0, 5.0, 10.0), metrics=(0.0, 0.25, 0.5)),
 }
 P = PRESETS[preset]
+device = resolve_device(device)
 S = 0.99  # sparsity: each feature is on with probability 1 - S
 MAIN = (2.0, 0.25)  # (scale, metric) of the headline runs, chosen below from the sweep
 torch.set_num_threads(1)  # the tensors are tiny: extra threads only add synchronization overhead
-print(f"preset={preset!r}: {P}")
+print(f"preset={preset!r}: {P}, device={device}")
 
 # %% [markdown]
 # ## The branch point
@@ -69,8 +74,8 @@ print(f"preset={preset!r}: {P}")
 # one seed from another.
 
 # %%
-square = bifurcation_point(4, S)  # (2, 5)
-pentagon_loss = float(population_loss(optimal_kgon(5, S), S))
+square = bifurcation_point(4, S, device)  # (2, 5)
+pentagon_loss = float(population_loss(optimal_kgon(5, S, device=device), S))
 print(f"loss of the square with a dead feature: {float(population_loss(square, S)):.3e}; regular pentagon: {pentagon_loss:.3e}")
 
 # %% [markdown]
@@ -86,17 +91,17 @@ print(f"loss of the square with a dead feature: {float(population_loss(square, S
 
 # %%
 sgld = SGLDConfig(step_size=2e-3, nbeta=5000.0, gamma=0.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=200, thin=2)
-sus4 = bifurcation_susceptibilities(4, S, sgld, seed=0)
-leak = bifurcation_susceptibilities(4, S, SGLDConfig(step_size=2e-3, nbeta=5000.0, gamma=0.0, num_chains=256, num_draws=50, num_burnin=200), seed=1, dead_only=False)
+sus4 = bifurcation_susceptibilities(4, S, sgld, seed=0, device=device)
+leak = bifurcation_susceptibilities(4, S, SGLDConfig(step_size=2e-3, nbeta=5000.0, gamma=0.0, num_chains=256, num_draws=50, num_burnin=200), seed=1, dead_only=False, device=device)
 DOT4 = [dot_row(j, 4, 5) for j in range(4)]
-print("posterior mean of dot[j,4] (dead feature only):", sus4.mu[DOT4].numpy().round(3), f"  E|W_4| = {float(sus4.mu[14]):.3f}")
+print("posterior mean of dot[j,4] (dead feature only):", sus4.mu[DOT4].cpu().numpy().round(3), f"  E|W_4| = {float(sus4.mu[14]):.3f}")
 print(f"all of W sampled: E|W_4| = {float(leak.mu[14]):.3f}, mean |W_j| of the square = {float(leak.mu[10:14].mean()):.3f} (pentagon norm 0.915)")
 
 # %% tags=["hide-input"]
 labels5 = input_labels(5)
 fig, axes = plt.subplots(1, 2, figsize=(12, 2.8), gridspec_kw=dict(width_ratios=[1, 6]))
 plot_glyph(square, axes[0], title="branch point", labels=True)
-chi = sus4.chi[DOT4].numpy()
+chi = sus4.chi[DOT4].cpu().numpy()
 lim = np.abs(chi).max()
 im = axes[1].imshow(chi, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
 axes[1].set(xticks=range(32), yticks=range(4), yticklabels=[f"dot[{j},4]" for j in range(4)], title=r"$\chi_{\mathrm{dot}[j,4],\,x}$ over the 32 input types")
@@ -115,8 +120,8 @@ fig.tight_layout()
 # %%
 one_hot = torch.stack([sus4.chi[DOT4[j], 1 + j] for j in range(4)] + [-sus4.chi[DOT4[j], 1 + (j + 2) % 4] for j in range(4)])
 one_hot_se = torch.stack([sus4.std_err[DOT4[j], 1 + j] for j in range(4)] + [sus4.std_err[DOT4[j], 1 + (j + 2) % 4] for j in range(4)])
-print("χ[dot[j,4], e_j] and −χ[dot[j,4], e_(j+2)] (all should be < 0):", one_hot.numpy().round(3))
-print("in standard errors:", (one_hot / one_hot_se).numpy().round(1))
+print("χ[dot[j,4], e_j] and −χ[dot[j,4], e_(j+2)] (all should be < 0):", one_hot.cpu().numpy().round(3))
+print("in standard errors:", (one_hot / one_hot_se).cpu().numpy().round(1))
 
 # %% [markdown]
 # ## One patterning step per gap
@@ -135,10 +140,10 @@ print("in standard errors:", (one_hot / one_hot_se).numpy().round(1))
 # %%
 COS72 = math.cos(math.radians(72))
 steps4 = [gap_weights(sus4, 4, g, S, COS72, scale=MAIN[0], metric=MAIN[1]) for g in range(4)]
-h0_5 = natural_weights(5, S)
+h0_5 = natural_weights(5, S, device=device)
 for g, st in enumerate(steps4):
     moved = float((st.weights - h0_5).abs().sum() / h0_5.sum() / 2)
-    print(f"gap {gap_neighbours(4)[g]}: predicted dμ = {st.step.dmu_pred.numpy().round(3)}, data mass moved (TV) = {moved:.2%}")
+    print(f"gap {gap_neighbours(4)[g]}: predicted dμ = {st.step.dmu_pred.cpu().numpy().round(3)}, data mass moved (TV) = {moved:.2%}")
 
 # %% tags=["hide-input"]
 plot_concentration_field([st.weights for st in steps4], h0_5, labels5, [f"gap {a}–{b}" for a, b in gap_neighbours(4)],
@@ -167,7 +172,7 @@ settings = [(s, m) for m in P["metrics"] for s in P["scales"]]
 train_cfg = NoisyTrainConfig(steps=1000, lr=3.0, noise=1e-3, every=10, checkpoint_every=50)
 runs4 = branch_runs(4, S, sus4, COS72, settings, P["seeds"], train_cfg)
 sweep4 = torch.stack([runs4.success(i).mean() for i in range(len(settings))]).reshape(len(P["metrics"]), len(P["scales"]))
-print("success rate (rows: metric m, columns: scale s)\n", sweep4.numpy().round(2))
+print("success rate (rows: metric m, columns: scale s)\n", sweep4.cpu().numpy().round(2))
 
 # %% [markdown]
 # ## The 3 → 4 transition
@@ -184,17 +189,17 @@ print("success rate (rows: metric m, columns: scale s)\n", sweep4.numpy().round(
 # step length.
 
 # %%
-sus3 = bifurcation_susceptibilities(3, S, sgld, seed=2)
+sus3 = bifurcation_susceptibilities(3, S, sgld, seed=2, device=device)
 DOT3 = [dot_row(j, 3, 4) for j in range(3)]
-print("posterior mean of dot[j,3]:", sus3.mu[DOT3].numpy().round(3), "→ a 90° target would ask for dμ =", (0.0 - sus3.mu[DOT3]).numpy().round(3))
+print("posterior mean of dot[j,3]:", sus3.mu[DOT3].cpu().numpy().round(3), "→ a 90° target would ask for dμ =", (0.0 - sus3.mu[DOT3]).cpu().numpy().round(3))
 COS60 = 0.5
 runs3 = branch_runs(3, S, sus3, COS60, settings, P["seeds"], train_cfg)
 sweep3 = torch.stack([runs3.success(i).mean() for i in range(len(settings))]).reshape(len(P["metrics"]), len(P["scales"]))
-print("success rate 3 → 4 (rows: metric m, columns: scale s)\n", sweep3.numpy().round(2))
+print("success rate 3 → 4 (rows: metric m, columns: scale s)\n", sweep3.cpu().numpy().round(2))
 steps3 = [gap_weights(sus3, 3, g, S, COS60, scale=MAIN[0], metric=MAIN[1]) for g in range(3)]
 
 # %% tags=["hide-input"]
-plot_concentration_field([st.weights for st in steps3], natural_weights(4, S), input_labels(4),
+plot_concentration_field([st.weights for st in steps3], natural_weights(4, S, device=device), input_labels(4),
                          [f"gap {a}–{b}" for a, b in gap_neighbours(3)], f"concentration field, 3 → 4 (scale {MAIN[0]:g}, metric m = {MAIN[1]:g})")
 plt.gcf().set_size_inches(8, 2.6)
 plt.gcf().tight_layout()
@@ -202,8 +207,8 @@ plt.gcf().tight_layout()
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
 for ax, sw, name, base in [(axes[0], sweep4, "4 → 5", runs4), (axes[1], sweep3, "3 → 4", runs3)]:
-    ax.imshow(sw.numpy(), cmap="viridis", vmin=0, vmax=1)
-    for (i, j), v in np.ndenumerate(sw.numpy()):
+    ax.imshow(sw.cpu().numpy(), cmap="viridis", vmin=0, vmax=1)
+    for (i, j), v in np.ndenumerate(sw.cpu().numpy()):
         ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 else "k", fontsize=8)
     ax.set(xticks=range(len(P["scales"])), xticklabels=[f"{s:g}" for s in P["scales"]], yticks=range(len(P["metrics"])),
            yticklabels=[f"m = {m:g}" for m in P["metrics"]], xlabel="scale $s$",
@@ -228,8 +233,8 @@ fig.tight_layout()
 # %%
 main = settings.index(MAIN)
 for name, runs in [("4 → 5", runs4), ("3 → 4", runs3)]:
-    print(f"{name}: patterned success per gap {runs.success(main).numpy().round(2)}; "
-          f"baseline: share landing in each gap {runs.landed_share(-1).numpy().round(2)}")
+    print(f"{name}: patterned success per gap {runs.success(main).cpu().numpy().round(2)}; "
+          f"baseline: share landing in each gap {runs.landed_share(-1).cpu().numpy().round(2)}")
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 4, figsize=(13, 3))
@@ -260,8 +265,8 @@ succ4, succ3 = runs4.success(main), runs3.success(main)
 share4, share3 = runs4.landed_share(-1), runs3.landed_share(-1)
 plain = settings.index((1.0, 0.0))
 plain4, plain3 = runs4.success(plain), runs3.success(plain)
-print(f"4 → 5: min per-gap success {float(succ4.min()):.2f}; baseline max share {float(share4.max()):.2f}; plain pseudo-inverse (s=1, m=0) {plain4.numpy().round(2)}")
-print(f"3 → 4: min per-gap success {float(succ3.min()):.2f}; baseline max share {float(share3.max()):.2f}; plain pseudo-inverse (s=1, m=0) {plain3.numpy().round(2)}")
+print(f"4 → 5: min per-gap success {float(succ4.min()):.2f}; baseline max share {float(share4.max()):.2f}; plain pseudo-inverse (s=1, m=0) {plain4.cpu().numpy().round(2)}")
+print(f"3 → 4: min per-gap success {float(succ3.min()):.2f}; baseline max share {float(share3.max()):.2f}; plain pseudo-inverse (s=1, m=0) {plain3.cpu().numpy().round(2)}")
 assert P["seeds"] >= 10
 assert bool((one_hot < 0).all()) and float((one_hot / one_hot_se).max()) < -5, "one-hot susceptibilities lack the anti-diagonal sign structure"
 assert float(leak.mu[14]) > 0.5, "sampling all of W was expected to leave the branch point"
@@ -272,14 +277,14 @@ assert float(sweep4[:, 0].max()) < float(succ4.mean()), "the smallest step shoul
 # %%
 save_claims("03_bifurcation_control", preset, [
     Claim("one patterning step at the 4 → 5 branch point puts the new feature in the chosen gap, for all four gaps",
-          f"success per gap {succ4.numpy().round(2).tolist()} over {P['seeds']} seeds each (scale {MAIN[0]:g}, metric m = {MAIN[1]:g}, S = {S})",
+          f"success per gap {succ4.cpu().numpy().round(2).tolist()} over {P['seeds']} seeds each (scale {MAIN[0]:g}, metric m = {MAIN[1]:g}, S = {S})",
           bool(succ4.min() >= 0.9), float(succ4.mean())),
     Claim("the same for the 3 → 4 transition (60° to both neighbours)",
-          f"success per gap {succ3.numpy().round(2).tolist()} over {P['seeds']} seeds each", bool(succ3.min() >= 0.9), float(succ3.mean())),
+          f"success per gap {succ3.cpu().numpy().round(2).tolist()} over {P['seeds']} seeds each", bool(succ3.min() >= 0.9), float(succ3.mean())),
     Claim("without patterning, noise picks the gap",
           f"largest share of one gap: {float(share4.max()):.2f} (4 → 5), {float(share3.max()):.2f} (3 → 4)",
           bool(share4.max() <= 0.6 and share3.max() <= 0.6), float(share4.max())),
     Claim("the post's plain pseudo-inverse step (m = 0, linear-response scale s = 1) over all 32 inputs controls the 4 → 5 branch",
-          f"success per gap {plain4.numpy().round(2).tolist()}; 3 → 4: {plain3.numpy().round(2).tolist()}",
+          f"success per gap {plain4.cpu().numpy().round(2).tolist()}; 3 → 4: {plain3.cpu().numpy().round(2).tolist()}",
           bool(plain4.min() >= 0.9), float(plain4.mean())),
 ], results_dir)
