@@ -29,8 +29,9 @@
 # does not, and the curvature of the loss around each polygon says why.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about two minutes; "paper": the post's scale (more seeds, steps and draws; GPU recommended)
+preset = "ci"  # "ci": 2 CPU cores, about two minutes; "paper": the post's scale (more seeds, steps and draws; GPU recommended); "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
+device = "auto"  # "auto": cuda when available, else cpu
 
 # %%
 import math
@@ -42,6 +43,7 @@ import torch
 from patterning_core import SGLDConfig, TrainConfig, init_params, train
 from patterning_core.tms.model import TMS, TMSConfig, natural_weights, per_input_losses, per_sample_loss, population_loss, tms_data
 from patterning_core.tms.polygons import dead_feature_expansion, optimal_kgon, plot_glyph, plot_sample_cloud
+from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
 from patterning_core.tms.development import (critical_n, llc_at, longest_stage_before, plateau_points, sample_cloud, seed_stages,
                                              sequence, stage_summary, training_set, trajectory)
@@ -49,11 +51,14 @@ from patterning_core.tms.development import (critical_n, llc_at, longest_stage_b
 PRESETS = {
     "ci": dict(seeds=16, gd_steps=3000, sgd_steps=4000, chains=16, draws=200, checkpoints=14, cloud_draws=150, plateaus=4),
     "paper": dict(seeds=64, gd_steps=10000, sgd_steps=20000, chains=16, draws=500, checkpoints=30, cloud_draws=500, plateaus=16),
+    # the paper's seeds with the ci's steps and draws: the sequential parts (steps, LLC runs) set the time on a GPU
+    "smoke": dict(seeds=64, gd_steps=3000, sgd_steps=4000, chains=16, draws=200, checkpoints=10, cloud_draws=150, plateaus=4),
 }
 P = PRESETS[preset]
+device = resolve_device(device)
 torch.set_num_threads(1)  # every tensor here is tiny: extra threads only add overhead (badly so on shared cores)
 S = 0.99  # sparsity: each feature is on with probability p = 1 - S = 0.01
-print(f"preset={preset!r}: {P}")
+print(f"preset={preset!r}: {P}, device={device}")
 
 # %% [markdown]
 # ## The setting and the SGLD estimator
@@ -77,7 +82,7 @@ NBETA = 4096.0
 LLC = SGLDConfig(step_size=1e-3, nbeta=NBETA, gamma=10.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=200)
 LLC_TIGHT = SGLDConfig(step_size=5e-4, nbeta=NBETA, gamma=1000.0, num_chains=P["chains"], num_draws=P["draws"], num_burnin=200)
 ks = [1, 2, 3, 4, 5]
-ideal = {k: optimal_kgon(k, S) for k in ks}  # regular k-gon at its loss-minimizing norm, other features dead
+ideal = {k: optimal_kgon(k, S, device=device) for k in ks}  # regular k-gon at its loss-minimizing norm, other features dead
 loss_ideal = {k: float(population_loss(W, S)) for k, W in ideal.items()}
 llc_full = dict(zip(ks, llc_at(list(ideal.values()), S, LLC, seed=100)))
 llc_tight = dict(zip(ks, llc_at(list(ideal.values()), S, LLC_TIGHT, seed=200)))
@@ -164,10 +169,11 @@ fig.tight_layout()
 
 # %%
 cfg = TMSConfig(sparsity=S, init_scale=0.01)
-init = init_params(lambda: TMS(cfg), range(P["seeds"]))
-gd = train(TMS(cfg), per_sample_loss, tms_data(), weights=natural_weights(5, S).float(), params=init, checkpoint_every=2,
+init = {k: v.to(device) for k, v in init_params(lambda: TMS(cfg), range(P["seeds"])).items()}  # drawn on the CPU, the same on every device
+gd = train(TMS(cfg, device=device), per_sample_loss, tms_data(device=device), weights=natural_weights(5, S, device=device).float(),
+           params=init, checkpoint_every=2,
            config=TrainConfig(steps=P["gd_steps"], lr=3.0, optimizer="sgd", log_every=10), progress=False)
-sgd = train(TMS(cfg), per_sample_loss, training_set(S, 4096, seed=1), params=init, seed=2, checkpoint_every=5,
+sgd = train(TMS(cfg, device=device), per_sample_loss, training_set(S, 4096, seed=1, device=device), params=init, seed=2, checkpoint_every=5,
             config=TrainConfig(steps=P["sgd_steps"], lr=1.0, optimizer="sgd", batch_size=64, log_every=10), progress=False)
 runs = {"gradient descent": trajectory(gd, S), "minibatch SGD": trajectory(sgd, S)}
 
@@ -190,10 +196,10 @@ for name, d in summ.items():
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(2, 2, figsize=(11, 5.5), sharex="col")
 for j, (name, tr) in enumerate(runs.items()):
-    steps = tr.steps.numpy() + 1
+    steps = tr.steps.cpu().numpy() + 1
     for s in range(tr.num_seeds):
-        axes[0, j].plot(steps, tr.loss[s].numpy(), lw=0.8, alpha=0.7)
-        axes[1, j].plot(steps, tr.alive[s].numpy() + 0.04 * (s - tr.num_seeds / 2) / tr.num_seeds, lw=0.8, alpha=0.7)
+        axes[0, j].plot(steps, tr.loss[s].cpu().numpy(), lw=0.8, alpha=0.7)
+        axes[1, j].plot(steps, tr.alive[s].cpu().numpy() + 0.04 * (s - tr.num_seeds / 2) / tr.num_seeds, lw=0.8, alpha=0.7)
     for k in ks:
         axes[0, j].axhline(loss_ideal[k], color="0.6", ls=":", lw=0.8)
         axes[0, j].text(steps[-1], loss_ideal[k], f" {k}-gon", va="center", fontsize=7)
@@ -273,10 +279,10 @@ fig = plt.figure(figsize=(12, 5.4))
 for j, (name, s) in enumerate(followed.items()):
     tr, (idx, lam) = runs[name], along[name]
     ax = fig.add_axes([0.08 + 0.5 * j, 0.1, 0.34, 0.5])
-    ax.plot(tr.steps.numpy() + 1, tr.loss[s].numpy(), "k", lw=1.5)
+    ax.plot(tr.steps.cpu().numpy() + 1, tr.loss[s].cpu().numpy(), "k", lw=1.5)
     ax.set(xscale="log", yscale="log", xlabel="step + 1", ylabel="population loss (black)")
     ax2 = ax.twinx()
-    t_llc, v = tr.steps[idx].numpy() + 1, np.array([r.mean for r in lam])
+    t_llc, v = tr.steps[idx].cpu().numpy() + 1, np.array([r.mean for r in lam])
     ax2.errorbar(t_llc, v, yerr=[2 * r.std_err for r in lam], fmt="o-", color="tab:blue", ms=4)
     low = v < -1  # in transit, far below zero: drawn at the bottom edge
     ax2.plot(t_llc[low], np.full(low.sum(), -0.85), "v", color="tab:blue", mfc="white", ms=7, label=r"$\hat\lambda < -1$ (in transit)")
