@@ -14,6 +14,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .checks import check_finite, check_number, check_tensor
+
 
 class LLCResult(NamedTuple):
     mean: float  # λ̂ averaged over chains
@@ -22,9 +24,15 @@ class LLCResult(NamedTuple):
 
 
 def llc_from_losses(losses: Tensor, anchor_loss: float, nbeta: float) -> LLCResult:
-    """λ̂ from a loss trace ``losses`` of shape (chains, draws) recorded after burn-in."""
-    if losses.ndim != 2:
-        raise ValueError(f"losses must have shape (chains, draws), got {tuple(losses.shape)}")
+    """λ̂ from a loss trace ``losses`` of shape (chains, draws) recorded after burn-in.
+
+    Refuses an empty or non-finite trace, a non-finite ``anchor_loss`` and an ``nbeta`` that is
+    not a finite positive number (each would make λ̂ NaN or meaningless)."""
+    if check_tensor("losses", losses).ndim != 2 or 0 in losses.shape:
+        raise ValueError(f"losses must have shape (chains, draws), both >= 1, got {tuple(losses.shape)}")
+    check_finite("losses", losses, "λ̂ would be NaN; the chains diverged or the loss is not finite")
+    check_number("anchor_loss", anchor_loss)
+    check_number("nbeta", nbeta, positive=True)
     per_chain = nbeta * (losses.double().mean(dim=1) - anchor_loss)  # (chains,)
     c = per_chain.shape[0]
     se = float(per_chain.std(unbiased=True) / c**0.5) if c > 1 else float("nan")
@@ -33,4 +41,6 @@ def llc_from_losses(losses: Tensor, anchor_loss: float, nbeta: float) -> LLCResu
 
 def llc(samples) -> LLCResult:
     """λ̂ of a :class:`~patterning_core.sgld.Samples` run (its training loss trace)."""
+    if not hasattr(samples, "loss_trace") or not hasattr(samples, "anchor_loss"):
+        raise TypeError(f"llc() takes the Samples that sample() returned, got {type(samples).__name__}")
     return llc_from_losses(samples.loss_trace, samples.anchor_loss, samples.config.nbeta)

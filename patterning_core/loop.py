@@ -11,15 +11,17 @@ post's adaptive controller, after Åström's event-triggered control).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Literal
 
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from .checks import check_finite, check_int, check_number, check_tensor, model_device
 from .patterning import patterning_step, reweight
-from .sgld import Batch, Observables, Params, PerSampleLoss, SGLDConfig, _per_sample, sample
+from .sgld import (Batch, Observables, Params, PerSampleLoss, SGLDConfig, _check_data, _check_obs, _check_params, _check_weights,
+                   _per_sample, sample)
 from .susceptibility import susceptibilities
 from .training import TrainConfig, train
 
@@ -32,12 +34,25 @@ class Target:
     mask: Tensor | None = None  # (K,) bool; None = all constrained
     tol: float = 0.05  # reached when every constrained |φ(w) − goal| < tol
 
+    def __post_init__(self) -> None:
+        check_tensor("Target.values", self.values)
+        if self.values.ndim != 1 or not self.values.numel():
+            raise ValueError(f"Target.values must have shape (K,), one goal per observable, got {tuple(self.values.shape)}")
+        check_finite("Target.values", self.values, "every goal must be a finite number (mask=False leaves one free)")
+        if self.mask is not None:
+            k = self.values.shape[0]
+            if check_tensor("Target.mask", self.mask).shape != (k,):
+                raise ValueError(f"Target.mask must have shape ({k},), got {tuple(self.mask.shape)}")
+            if self.mask.dtype != torch.bool:
+                raise TypeError(f"Target.mask must be a bool tensor, got {self.mask.dtype}")
+            if not self.mask.any():
+                raise ValueError("Target.mask is all False: it constrains no observable")
+        check_number("Target.tol", self.tol, positive=True)
+
     def rows(self) -> Tensor:
-        k = self.values.shape[0]
+        """Indices of the constrained observables, on the device of ``values``."""
         if self.mask is None:
-            return torch.arange(k)
-        if self.mask.shape != (k,):
-            raise ValueError(f"Target.mask must have shape ({k},), got {tuple(self.mask.shape)}")
+            return torch.arange(self.values.shape[0], device=self.values.device)
         return self.mask.nonzero().squeeze(1)
 
     def error(self, phi: Tensor) -> float:
@@ -126,16 +141,23 @@ def pattern(
     seed: int = 0,
     progress: bool = True,
 ) -> PatterningTrajectory:
-    """Run the patterning loop from ``params`` (default: the model's own) and record it."""
-    n = data[0].shape[0]
-    h = torch.ones(n) if h0 is None else h0.clone()
-    h_nat = h.clone() if natural_weights is None else natural_weights
-    w = {k: v.detach().clone() for k, v in (params or dict(model.named_parameters())).items()}
-    point = lambda p: observables({k: v[None] for k, v in p.items()})[0].detach()
+    """Run the patterning loop from ``params`` (default: the model's own) and record it.
+
+    Everything runs on the model's device: ``data``, ``h0``, ``natural_weights`` and ``params``
+    must live there (the target's values are moved there). ``target`` needs one goal per
+    observable (``mask`` leaves some free).
+    """
+    device = model_device(model)
+    n = _check_data(data, device=device)
+    h, h_nat = _initial_weights(h0, natural_weights, n, device)
+    w = {k: v.clone() for k, v in _check_params(model, params, device).items()}
+    _check_loop_args(observables, scale, ridge, method, max_epochs, snapshot_every)
+    point = lambda p: _check_obs(observables({k: v[None] for k, v in p.items()}), 1, device)[0].detach()
+    target = _target_for(target, point(w), device)
     weights, obs, wl, nl, est, mus, preds, snaps = [h], [point(w)], [], [], [], [], [], []
     reached, since = None, 0
     for epoch in tqdm(range(max_epochs), desc="patterning", disable=not progress):
-        if schedule.due(epoch, since, [float(x) for x in wl]):
+        if schedule.due(epoch, since, torch.stack(wl).tolist() if wl else []):  # one sync per epoch
             s = sample(model, per_sample_loss, data, config=sgld, weights=h, observables=observables, params=w, seed=seed + epoch, progress=False)
             sus = susceptibilities(s)
             rows = target.rows()
@@ -160,6 +182,38 @@ def pattern(
         weights=torch.stack(weights), point_obs=torch.stack(obs), weighted_loss=torch.stack(wl), natural_loss=torch.stack(nl),
         estimate_epochs=est, mu=torch.stack(mus), predicted_dmu=torch.stack(preds), params=w, snapshots=snaps, reached_epoch=reached,
     )
+
+
+def _initial_weights(h0: Tensor | None, natural_weights: Tensor | None, n: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """The starting weights h (default ones) and the natural weights (default h), checked, on ``device``."""
+    for name, given in (("h0", h0), ("natural_weights", natural_weights)):
+        if given is not None:
+            _check_weights(given, n, device, name=name)
+    h = torch.ones(n, device=device) if h0 is None else torch.as_tensor(h0, device=device).clone()
+    return h, h.clone() if natural_weights is None else torch.as_tensor(natural_weights, device=device)
+
+
+def _check_loop_args(observables, scale: float, ridge: float, method: str, max_epochs: int, snapshot_every: int | None) -> None:
+    if not callable(observables):
+        raise TypeError(f"observables must be a function φ(params) -> (chains, K), got {type(observables).__name__}")
+    check_number("scale", scale)
+    check_number("ridge", ridge, nonnegative=True)
+    if method not in ("additive", "exponential"):
+        raise ValueError(f"method must be 'additive' or 'exponential', got {method!r}")
+    check_int("max_epochs", max_epochs, low=1)
+    if snapshot_every is not None:
+        check_int("snapshot_every (an int, or None)", snapshot_every, low=1)
+
+
+def _target_for(target: Target, phi: Tensor, device: torch.device) -> Target:
+    """``target`` on ``device``, after checking it has one goal per observable (``phi`` (K,) at w*)."""
+    if not isinstance(target, Target):
+        raise TypeError(f"target must be a Target, got {type(target).__name__}")
+    if target.values.shape != phi.shape:
+        raise ValueError(f"target has {target.values.shape[0]} values but the observables return K = {phi.shape[0]}: give one "
+                         "goal per observable (mask=False leaves one free)")
+    mask = None if target.mask is None else target.mask.to(device)
+    return replace(target, values=target.values.to(device), mask=mask)
 
 
 def _weighted_loss(model: nn.Module, per_sample_loss: PerSampleLoss, data: Batch, params: Params, h: Tensor) -> Tensor:

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from .checks import check_number, check_tensor
 from .stats import DrawStats
 
 
@@ -38,15 +39,22 @@ class Susceptibilities(NamedTuple):
 
 
 def susceptibilities_from_stats(stats: DrawStats, beta: float, groups: Tensor | None = None) -> Susceptibilities:
-    """χ from per-chain running sums; ``groups`` (chains,) pools chains group by group."""
-    c = stats.num_chains
-    groups = torch.zeros(c, dtype=torch.long) if groups is None else torch.as_tensor(groups).cpu()
+    """χ from per-chain running sums; ``groups`` (chains,) pools chains group by group.
+
+    Refuses sums that are not finite (an observable or probe loss was NaN or inf at some draw:
+    μ and χ would be NaN) and a ``beta`` that is not a finite positive number.
+    """
+    _check_stats(stats, beta)
+    c, device = stats.num_chains, stats.sum_phi.device
+    groups = torch.zeros(c, dtype=torch.long, device=device) if groups is None else torch.as_tensor(groups, device=device)
     if groups.shape != (c,):
         raise ValueError(f"groups must have shape (chains,) = ({c},), got {tuple(groups.shape)}")
+    if groups.is_floating_point() or groups.is_complex():
+        raise TypeError(f"groups must hold integer group labels, got {groups.dtype}")
     n = stats.count
     chis, ses, mus, mu_ses = [], [], [], []
     for g in torch.unique(groups):
-        idx = (groups == g).nonzero().squeeze(1).to(stats.sum_phi.device)
+        idx = (groups == g).nonzero().squeeze(1)
         s_phi, s_d, s_phi_d = stats.sum_phi[idx] / n, stats.sum_d[idx] / n, stats.sum_phi_d[idx] / n
         m_phi, m_d = s_phi.mean(0), s_d.mean(0)  # pooled (shifted) means: (K,), (P,)
         cov_c = s_phi_d - m_phi[None, :, None] * s_d[:, None, :] - s_phi[:, :, None] * m_d[None, None, :] + m_phi[None, :, None] * m_d[None, None, :]
@@ -60,8 +68,12 @@ def susceptibilities_from_stats(stats: DrawStats, beta: float, groups: Tensor | 
 
 def susceptibilities_from_traces(phi: Tensor, ell: Tensor, loss: Tensor, beta: float, groups: Tensor | None = None) -> Susceptibilities:
     """χ from full traces: ``phi`` (chains, draws, K), ``ell`` (chains, draws, P), ``loss`` (chains, draws)."""
+    for name, t in (("phi", phi), ("ell", ell), ("loss", loss)):
+        check_tensor(name, t)
     if not (phi.ndim == 3 and ell.ndim == 3 and loss.ndim == 2 and phi.shape[:2] == ell.shape[:2] == loss.shape):
         raise ValueError(f"need phi (C,T,K), ell (C,T,P), loss (C,T); got {tuple(phi.shape)}, {tuple(ell.shape)}, {tuple(loss.shape)}")
+    if phi.shape[1] == 0:
+        raise ValueError("the traces hold no draws (their second dimension is 0): there is nothing to estimate")
     stats = DrawStats.start(phi[:, 0], ell[:, 0], loss[:, 0])
     for t in range(phi.shape[1]):
         stats.update(phi[:, t], ell[:, t], loss[:, t])
@@ -70,10 +82,23 @@ def susceptibilities_from_traces(phi: Tensor, ell: Tensor, loss: Tensor, beta: f
 
 def susceptibilities(samples, groups: Tensor | None = None, beta: float | None = None) -> Susceptibilities:
     """χ of a :class:`~patterning_core.sgld.Samples` run; ``beta`` defaults to ``samples.beta_eff``."""
+    if not hasattr(samples, "stats") or not isinstance(samples.stats, DrawStats):
+        raise TypeError(f"susceptibilities() takes the Samples that sample() returned, got {type(samples).__name__}")
     if samples.stats.sum_d.shape[-1] == 0:
         raise ValueError("this run recorded no probe losses (sample(..., probe=False)): there is no χ to estimate; "
                          "pass probe=None (the training data) or a probe batch")
     return susceptibilities_from_stats(samples.stats, samples.beta_eff if beta is None else beta, groups)
+
+
+def _check_stats(stats: DrawStats, beta: float) -> None:
+    if not isinstance(stats, DrawStats):
+        raise TypeError(f"stats must be a DrawStats, got {type(stats).__name__}")
+    check_number("beta", beta, positive=True)
+    if stats.count < 1:
+        raise ValueError("stats hold no draws: there is nothing to estimate")
+    for what, sums in (("observables φ", (stats.sum_phi, stats.shift_phi)), ("probe losses ℓ", (stats.sum_d, stats.sum_phi_d, stats.shift_d))):
+        if not all(bool(torch.isfinite(t).all()) for t in sums):
+            raise ValueError(f"the {what} were NaN or inf at some draw: μ and χ would be NaN; check the observables, the probe and the loss")
 
 
 def _std_err(x: Tensor) -> Tensor:

@@ -20,7 +20,9 @@ from torch import Tensor, nn
 from torch.func import vmap
 from tqdm import tqdm
 
-from .sgld import Batch, Params, PerSampleLoss, _check_data, _per_sample
+from .checks import check_finite, check_int, check_number, check_tensor, model_device
+from .devices import check_device
+from .sgld import Batch, Params, PerSampleLoss, _check_batch_sizes, _check_data, _check_weights, _per_sample
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,18 @@ class TrainConfig:
     shared_batches: bool = False  # all seeds draw the same minibatches (common random numbers across conditions)
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.lr <= 0 or self.log_every < 1:
-            raise ValueError(f"invalid TrainConfig: {self}")
+        """Every field finite, of its type (ints for counts) and of its sign."""
+        check_int("TrainConfig.steps", self.steps, low=0)
+        check_number("TrainConfig.lr", self.lr, positive=True)
         if self.optimizer not in ("sgd", "adam", "adamw"):
-            raise ValueError(f"optimizer must be 'sgd', 'adam' or 'adamw', got {self.optimizer!r}")
+            raise ValueError(f"TrainConfig.optimizer must be 'sgd', 'adam' or 'adamw', got {self.optimizer!r}")
+        if self.batch_size is not None:
+            check_int("TrainConfig.batch_size (an int, or None for the full batch)", self.batch_size, low=1)
+        check_number("TrainConfig.weight_decay", self.weight_decay, nonnegative=True)
+        check_number("TrainConfig.momentum", self.momentum, nonnegative=True)
+        check_int("TrainConfig.log_every", self.log_every, low=1)
+        if not isinstance(self.shared_batches, bool):
+            raise TypeError(f"TrainConfig.shared_batches must be a bool, got {type(self.shared_batches).__name__}")
 
 
 @dataclass(frozen=True)
@@ -59,11 +69,15 @@ class TrainResult:
 def init_params(factory: Callable[[], nn.Module], seeds: Sequence[int]) -> Params:
     """Stack the parameters of ``factory()`` built under each seed: name -> (seeds, *shape).
 
-    The global RNG is forked, so the caller's random state is untouched.
+    The global RNG (the CPU's and every CUDA device's) is forked, so the caller's random state is untouched.
     """
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise ValueError(f"seeds must be a non-empty sequence of ints, got {seeds!r}")
+    for s in seeds:
+        check_int("each seed", s, low=-(2**63))
     models = []
     for s in seeds:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
             torch.manual_seed(int(s))
             models.append(factory())
     return {k: torch.stack([dict(m.named_parameters())[k].detach() for m in models]) for k, _ in models[0].named_parameters()}
@@ -94,23 +108,30 @@ def train(
         optimizer_state: resume the optimizer: parameter name -> its per-parameter state (e.g.
             AdamW's ``step``, ``exp_avg``, ``exp_avg_sq``), tensors shaped like the parameter
             (shared by all seeds) or stacked over seeds.
+
+    Bad input is refused before the first step, by name (data, weights, parameters on the model's
+    device and finite); a loss that stops being finite, on any step including the last, raises
+    ``FloatingPointError``.
     """
-    n = _check_data(data)
-    device = next(model.parameters()).device
-    if params is None:
-        params = {k: v.detach()[None] for k, v in model.named_parameters()}
+    device = model_device(model)
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    n = _check_data(data, device=device)
+    params = _check_stacked_params(model, params, device)
     num_seeds = next(iter(params.values())).shape[0]
-    h = torch.ones(n, device=device) if weights is None else torch.as_tensor(weights, dtype=torch.get_default_dtype(), device=device)
-    if h.shape not in ((n,), (num_seeds, n)):
-        raise ValueError(f"weights must have shape ({n},) or ({num_seeds}, {n}), got {tuple(h.shape)}")
-    if (h < 0).any() or not torch.isfinite(h).all() or (h.sum(-1) <= 0).any():
-        raise ValueError("weights must be finite, non-negative and not all zero")
+    h = _check_weights(weights, n, device, seeds=num_seeds)
+    _check_batch_sizes(config.batch_size, None, n)
+    check_int("seed", seed, low=-(2**63))
+    if checkpoint_every is not None:
+        check_int("checkpoint_every (an int, or None)", checkpoint_every, low=1)
     h = h.expand(num_seeds, n)  # (seeds, n)
     buffers = dict(model.named_buffers())
     leaves = {k: v.detach().clone().to(device).requires_grad_(True) for k, v in params.items()}
     opt = _optimizer(config, list(leaves.values()))
     if optimizer_state is not None:
         for k, leaf in leaves.items():
+            if k not in optimizer_state:
+                raise KeyError(f"optimizer_state has no entry for parameter {k!r}; it has {sorted(optimizer_state)}")
             st = optimizer_state[k]
             opt.state[leaf] = {n: (v.detach().clone().to(device) if v.dim() == 0 else v.detach().to(device).expand_as(leaf).clone())
                                for n, v in st.items()}
@@ -136,21 +157,54 @@ def train(
         if step % config.log_every == 0:
             losses.append(per_seed.detach())
             logged.append(step)
+        if not torch.isfinite(per_seed).all():
+            _raise_not_finite(per_seed, step, config)
         if step == config.steps:
             break
-        if not torch.isfinite(per_seed).all():
-            bad = (~torch.isfinite(per_seed)).nonzero().squeeze(1).tolist()
-            raise FloatingPointError(f"training loss is not finite at step {step} for seeds {bad} (lr={config.lr})")
         opt.zero_grad(set_to_none=True)
         per_seed.sum().backward()
         opt.step()
     return TrainResult(
         params={k: v.detach() for k, v in leaves.items()},
         loss_trace=torch.stack(losses, dim=1),
-        logged_steps=torch.tensor(logged),
+        logged_steps=torch.tensor(logged, device=device),
         checkpoints=checkpoints,
         optimizer_state={k: {n: v.detach().clone() for n, v in opt.state[leaf].items()} for k, leaf in leaves.items()},
     )
+
+
+def _check_stacked_params(model: nn.Module, params: Mapping[str, Tensor] | None, device: torch.device) -> Params:
+    """Initial parameters stacked over seeds, name -> (seeds, *shape) (default: the model's own as one
+    seed): names the model knows, its shapes behind one leading seed dimension, one seed count, the
+    model's device, finite values."""
+    own = dict(model.named_parameters())
+    if params is None:
+        return {k: v.detach()[None] for k, v in own.items()}
+    if not isinstance(params, Mapping) or not params:
+        raise TypeError(f"params must be a non-empty mapping name -> (seeds, *shape) tensor, got {params!r:.80}")
+    seeds = set()
+    for k, v in params.items():
+        if k not in own:
+            raise KeyError(f"params names unknown parameter {k!r}; the model's parameters are {sorted(own)}")
+        check_tensor(f"params[{k!r}]", v)
+        if v.shape[1:] != own[k].shape:
+            raise ValueError(f"params[{k!r}] has shape {tuple(v.shape)}, the model's {k!r} {tuple(own[k].shape)}: params must be "
+                             f"stacked over seeds, (seeds, *shape) = (S, {', '.join(map(str, own[k].shape))}) (one seed: v[None]; "
+                             "many: init_params)")
+        check_device(f"params[{k!r}]", v.device, device)
+        check_finite(f"params[{k!r}]", v.detach(), "the initial parameters must be finite")
+        seeds.add(v.shape[0])
+    if len(seeds) != 1:
+        raise ValueError(f"params disagree on the number of seeds (leading dimension): {sorted(seeds)}")
+    return dict(params)
+
+
+def _raise_not_finite(per_seed: Tensor, step: int, config: TrainConfig) -> None:
+    bad = (~torch.isfinite(per_seed)).nonzero().squeeze(1).tolist()
+    if step == 0:
+        raise FloatingPointError(f"training loss is not finite at step 0, before any update, for seeds {bad}: "
+                                 "the initial parameters give a NaN or inf loss on this data")
+    raise FloatingPointError(f"training loss is not finite at step {step} for seeds {bad} (lr={config.lr}): lower the learning rate")
 
 
 def _optimizer(config: TrainConfig, leaves: list[Tensor]) -> torch.optim.Optimizer:
