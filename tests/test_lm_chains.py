@@ -235,3 +235,20 @@ def test_bf16_llc_and_chi_agree_with_float32_within_monte_carlo_error(device):
           f"median |χ|/s.e. {float((chi[0].chi.abs() / chi[0].std_err).median()):.2f}")
     assert float(dz.abs().median()) < 0.5 and float((dz.abs() > 3).float().mean()) < 0.01, \
         f"χ bf16 - fp32 over the combined s.e.: median |z| {float(dz.abs().median()):.3f}"
+
+
+def test_linear_scores_and_susceptibilities_stay_on_the_device(device):
+    """linear_scores evaluates w* ± εv as two chains of one chain-stacked pass (no fresh CPU model);
+    the results live on the model's device and equal the CPU's."""
+    from patterning_core.lm.heads import leading_order_response, linear_scores, linear_susceptibilities
+
+    x = _tokens((6, 12), "cpu")
+    out = {}
+    for dev in ("cpu", device):
+        model = _model(dev)
+        resp = leading_order_response(model, x[:2].to(dev), nbeta=10.0, gamma=100.0, n=100)
+        u = torch.tensor([1.0, 0.0, -0.5, 0.0, 2.0, 0.0], dtype=torch.float64, device=dev)
+        out[dev] = (linear_scores(model, resp, u, x[2:].to(dev)), linear_susceptibilities(model, resp, x[2:].to(dev)))
+        assert all(t.device.type == torch.device(dev).type for t in (*out[dev], resp.cov, resp.mu))
+    for a, b in zip(out["cpu"], out[device]):
+        torch.testing.assert_close(b.cpu(), a, rtol=1e-3, atol=1e-6 * float(a.abs().max()))

@@ -266,10 +266,10 @@ def per_token_loss(model: Callable[[torch.Tensor], torch.Tensor], tokens: torch.
     """
     if tokens.dim() not in (2, 3) or tokens.shape[-1] < 2:
         raise ValueError(f"tokens must be (B, T) or (chains, B, T) with T >= 2, got shape {tuple(tokens.shape)}")
-    logits = model(tokens)[..., :-1, :]  # (..., B, T-1, V)
-    targets = tokens[..., 1:].expand(logits.shape[:-1])  # (..., B, T-1)
-    V = logits.shape[-1]
-    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), reduction="none").view(targets.shape)
+    logits = model(tokens)  # (..., B, T, V)
+    targets = F.pad(tokens[..., 1:], (0, 1), value=-100).expand(logits.shape[:-1])  # (..., B, T); the last position has none
+    losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none", ignore_index=-100)
+    return losses.view(targets.shape)[..., :-1]  # (..., B, T-1), without copying the logits (no slice of them)
 
 
 def autocast_loss(per_sample_loss: Callable, dtype: torch.dtype | None = torch.bfloat16) -> Callable:
