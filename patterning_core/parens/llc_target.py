@@ -1,0 +1,119 @@
+r"""Issue 18: selecting Nested vs Equal-Count by targeting the full LLC response.
+
+Helpers for ``experiments/parens_llc_target.py`` and chapter 6:
+
+* :data:`SETTING`, :data:`DATA_CONFIG` - the chapter's model, optimizer and data (256 training strings);
+* :func:`control_weights` - the two positive controls of the issue: towards Nested, the
+  :math:`D_L<0` strings that start with ``)`` ×8; towards Equal-Count, drop every :math:`D_L<0` string;
+* :func:`ood_open_rate` - the OOD balanced rate on OOD strings that start with ``(`` only (free of
+  the first-token shortcut: a string starting with ``)`` is unbalanced under Nested at once);
+* :func:`outcome_classes` - Nested-like / hybrid / Equal-Count-like by the OOD rate (the readout is
+  trimodal: 0, about 0.365 = "equal counts and starts with '('", 1);
+* :func:`group_perturbation`, :func:`dose_weights`, :func:`permuted` - the weightings of the runs.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .data import OPEN, CLOSE, ParensData, ParensDataConfig, depth_profile
+from .model import ParensTransformer, balanced_rate, stacked_logits
+from .patterning import ParensSetting, Params
+
+SETTING = ParensSetting()  # the chapter's 4-head mixed transformer, Adam 3e-3, 1000 steps, 32 strings per step
+DATA_CONFIG = ParensDataConfig(n_train=256, frac_near_miss=1.0)  # the chapter's data (seed 0)
+NESTED_BELOW, EC_ABOVE = 0.1, 0.6  # OOD-rate thresholds of Nested-like and Equal-Count-like seeds (as classify())
+
+
+def seed_range(text: str) -> range:
+    """``"A:B"`` → ``range(A, B)``."""
+    a, b = (int(x) for x in text.split(":"))
+    if not 0 <= a < b:
+        raise ValueError(f"seed range must be A:B with 0 <= A < B, got {text!r}")
+    return range(a, b)
+
+
+def control_weights(data: ParensData, favour: str) -> Tensor:
+    """The issue's positive controls over the training strings ``(n,)`` (mean one).
+
+    ``favour="nested"``: :math:`D_L<0` strings that start with ``)`` ×8; ``"equal_count"``: every
+    :math:`D_L<0` string gets weight 0.
+    """
+    final = depth_profile(data.train.tokens)[:, -1]
+    if favour == "nested":
+        w = torch.where((final < 0) & (data.train.tokens[:, 0] == CLOSE), 8.0, 1.0)
+    elif favour == "equal_count":
+        w = torch.where(final < 0, 0.0, 1.0)
+    else:
+        raise ValueError(f"favour must be 'nested' or 'equal_count', got {favour!r}")
+    return w / w.mean()
+
+
+def arm_weights(arm: str, data: ParensData, step_file: Path) -> Tensor | None:
+    """Training weights ``(n,)`` of a named arm (``None`` for the baseline); step arms are read from ``step_file``."""
+    if arm == "baseline":
+        return None
+    if arm in ("ctrl_nested", "ctrl_ec"):
+        return control_weights(data, "nested" if arm == "ctrl_nested" else "equal_count")
+    if not step_file.exists():
+        raise FileNotFoundError(f"arm {arm!r} needs {step_file} (run the 'step' subcommand first)")
+    weights = json.loads(step_file.read_text())["weights"]
+    if arm not in weights:
+        raise KeyError(f"unknown arm {arm!r}; {step_file} has {sorted(weights)}")
+    return torch.tensor(weights[arm])
+
+
+def ood_open_rate(params: Params, data: ParensData, setting: ParensSetting = SETTING) -> Tensor:
+    """OOD balanced rate of stacked ``params`` on the OOD strings that start with ``(``: ``(S,)``."""
+    keep = data.ood.tokens[:, 0] == OPEN
+    base = ParensTransformer(setting.model, seed=0)
+    with torch.no_grad():
+        return balanced_rate(stacked_logits(base, params, data.ood.tokens[keep]))
+
+
+def outcome_classes(ood_rate: Tensor) -> Tensor:
+    """0 Nested-like (< 0.1), 1 hybrid, 2 Equal-Count-like (> 0.6), per seed."""
+    return torch.where(ood_rate < NESTED_BELOW, 0, torch.where(ood_rate > EC_ABOVE, 2, 1))
+
+
+def group_perturbation(mask: Tensor, delta: float) -> Tensor:
+    """Weights ``1 + delta`` on the strings of ``mask``, 1 elsewhere (not renormalized: λ̂ uses L_h = Σhℓ/Σh)."""
+    return 1.0 + delta * mask.double()
+
+
+def dose_weights(direction: Tensor, scale: float) -> Tensor:
+    r"""Mean-one weights :math:`h \propto \exp(s\,u)`, :math:`u = dh/\max|dh|`: with :math:`s \le \ln 2` every
+    weight stays within about [0.5, 2]."""
+    u = direction.double() / direction.abs().max()
+    h = torch.exp(scale * u)
+    return h / h.mean()
+
+
+def permuted(weights: Tensor, seed: int) -> Tensor:
+    """The same weights randomly permuted over strings (the negative control: same distribution, no direction)."""
+    g = torch.Generator().manual_seed(seed)
+    return weights[torch.randperm(weights.shape[0], generator=g)]
+
+
+# --------------------------------------------------------------------------- anchors
+
+
+def per_string_loss(params: Params, tokens: Tensor, labels: Tensor, setting: ParensSetting = SETTING) -> Tensor:
+    """Per-string cross-entropy of stacked ``params``: ``(S, n)``."""
+    base = ParensTransformer(setting.model, seed=0)
+    with torch.no_grad():
+        logits = stacked_logits(base, params, tokens)
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.expand_as(logits), reduction="none")
+
+
+def grad_norm(params: Params, data: ParensData, setting: ParensSetting = SETTING) -> Tensor:
+    """Norm of the full-batch training-loss gradient of each stacked model: ``(S,)``."""
+    base = ParensTransformer(setting.model, seed=0)
+    p = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    logits = stacked_logits(base, p, data.train.tokens)  # (S, n)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, data.train.labels.expand_as(logits), reduction="none").mean(-1)
+    grads = torch.autograd.grad(loss.sum(), list(p.values()))  # the seeds are independent: ∇ of the sum = each seed's ∇
+    return torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in grads))
