@@ -40,8 +40,8 @@ from patterning_core import SGLDConfig, TrainConfig, llc, patterning_step, sampl
 from patterning_core.parens.data import make_parens_data
 from patterning_core.parens.llc_target import (DATA_CONFIG, SETTING, arm_weights, grad_norm, dose_weights, group_perturbation, ood_open_rate, permuted,
                                                per_string_loss, seed_range)
-from patterning_core.parens.model import ParensTransformer, per_sample_loss
-from patterning_core.parens.patterning import STUCK, classify, extremes, init_seeds, score, string_groups, train_seeds
+from patterning_core.parens.model import per_sample_loss
+from patterning_core.parens.patterning import STUCK, base_model, classify, extremes, init_seeds, score, string_groups, train_seeds
 from patterning_core.parens.response import directional, free_energy_response, llc_response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def refine(cache: Path) -> None:
     nested, ec = extremes(res, fitted, N_ANCHORS)
     seeds = nested + ec
     sub = {k: v[seeds] for k, v in params.items()}
-    base = ParensTransformer(SETTING.model, seed=0)
+    base = base_model(SETTING, sub)
     refined = train(base, per_sample_loss, tuple(data.train), config=REFINE, params=sub, progress=False).params
     after = score(SETTING, refined, data)
     rows = [{"seed": offset + s, "kind": "nested" if j < N_ANCHORS else "equal_count",
@@ -112,7 +112,7 @@ def anchor(cache: Path, k: int) -> None:
     t0 = time.time()
     a = torch.load(cache / "anchors.pt")
     p = {name: v[k] for name, v in a["params"].items()}
-    base = ParensTransformer(SETTING.model, seed=0)
+    base = base_model(SETTING, p)
     batch = tuple(data.train)
     draws = sample(base, per_sample_loss, batch, config=CHI, params=p, seed=3, keep_probe_traces=True, keep_obs_traces=False, progress=False)
     anchor_ell = per_string_loss({n_: v[None] for n_, v in p.items()}, data.train.tokens, data.train.labels)[0]

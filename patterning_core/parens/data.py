@@ -237,6 +237,12 @@ def _in_distribution(n: int, config: ParensDataConfig, generator: torch.Generato
     return _batch(tokens, (tokens != PAD).sum(dim=-1))
 
 
+def to_device(data: ParensData, device: torch.device | str) -> ParensData:
+    """The same data sets with every tensor on ``device``."""
+    move = lambda b: ParensBatch(*(t.to(device) for t in b))
+    return data._replace(train=move(data.train), test=move(data.test), ood=move(data.ood))
+
+
 def make_parens_data(config: ParensDataConfig = ParensDataConfig(), seed: int = 0) -> ParensData:
     """Draw the training, test and OOD sets from ``seed`` (same seed, same tensors)."""
     generator = torch.Generator().manual_seed(seed)

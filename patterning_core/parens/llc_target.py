@@ -21,7 +21,7 @@ from torch import Tensor
 
 from .data import OPEN, CLOSE, ParensData, ParensDataConfig, depth_profile
 from .model import ParensTransformer, balanced_rate, stacked_logits
-from .patterning import ParensSetting, Params
+from .patterning import ParensSetting, Params, base_model
 
 SETTING = ParensSetting()  # the chapter's 4-head mixed transformer, Adam 3e-3, 1000 steps, 32 strings per step
 DATA_CONFIG = ParensDataConfig(n_train=256, frac_near_miss=1.0)  # the chapter's data (seed 0)
@@ -69,7 +69,7 @@ def arm_weights(arm: str, data: ParensData, step_file: Path) -> Tensor | None:
 def ood_open_rate(params: Params, data: ParensData, setting: ParensSetting = SETTING) -> Tensor:
     """OOD balanced rate of stacked ``params`` on the OOD strings that start with ``(``: ``(S,)``."""
     keep = data.ood.tokens[:, 0] == OPEN
-    base = ParensTransformer(setting.model, seed=0)
+    base = base_model(setting, params)
     with torch.no_grad():
         return balanced_rate(stacked_logits(base, params, data.ood.tokens[keep]))
 
@@ -103,7 +103,7 @@ def permuted(weights: Tensor, seed: int) -> Tensor:
 
 def per_string_loss(params: Params, tokens: Tensor, labels: Tensor, setting: ParensSetting = SETTING) -> Tensor:
     """Per-string cross-entropy of stacked ``params``: ``(S, n)``."""
-    base = ParensTransformer(setting.model, seed=0)
+    base = base_model(setting, params)
     with torch.no_grad():
         logits = stacked_logits(base, params, tokens)
     return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.expand_as(logits), reduction="none")
@@ -111,9 +111,51 @@ def per_string_loss(params: Params, tokens: Tensor, labels: Tensor, setting: Par
 
 def grad_norm(params: Params, data: ParensData, setting: ParensSetting = SETTING) -> Tensor:
     """Norm of the full-batch training-loss gradient of each stacked model: ``(S,)``."""
-    base = ParensTransformer(setting.model, seed=0)
+    base = base_model(setting, params)
     p = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     logits = stacked_logits(base, p, data.train.tokens)  # (S, n)
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, data.train.labels.expand_as(logits), reduction="none").mean(-1)
     grads = torch.autograd.grad(loss.sum(), list(p.values()))  # the seeds are independent: ∇ of the sum = each seed's ∇
     return torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in grads))
+
+
+# --------------------------------------------------------------------------- reading the committed runs
+
+
+def load_arm(results: Path, arm: str, seeds: range) -> dict | None:
+    """One arm over ``seeds``, concatenated from the chunk files ``arm_<arm>_<a>_<b>.json`` that tile it (None if any is missing)."""
+    files = sorted(Path(results).glob(f"arm_{arm}_*_*.json"), key=lambda f: int(f.stem.rsplit("_", 2)[1]))
+    parts = [json.loads(f.read_text()) for f in files]
+    parts = sorted((p for p in parts if seeds.start <= p["seeds"][0] and p["seeds"][1] <= seeds.stop), key=lambda p: p["seeds"][0])
+    if [s for p in parts for s in range(*p["seeds"])] != list(seeds):
+        return None
+    keys = ("ood_rate", "ood_open_rate", "train_acc", "train_loss")
+    out = {k: torch.tensor([x for p in parts for x in p[k]]) for k in keys}
+    out["provenance"] = [p["provenance"] for p in parts]
+    out["weights_range"] = parts[0]["weights_range"]
+    return out
+
+
+def compare_arms(baseline: dict, treated: dict, alternative: str, fit: float = 0.99) -> dict:
+    """Paired per-seed comparison of two arms over the same seeds (seeds fitted in both): the issue-18 outcome row."""
+    from scipy.stats import wilcoxon
+
+    ok = (baseline["train_acc"] >= fit) & (treated["train_acc"] >= fit)
+    b, t = baseline["ood_rate"][ok].double(), treated["ood_rate"][ok].double()
+    d = t - b
+    p = float(wilcoxon(d.numpy(), alternative=alternative).pvalue) if bool((d != 0).any()) else 1.0
+    bo, to = baseline["ood_open_rate"][ok].double(), treated["ood_open_rate"][ok].double()
+    po = float(wilcoxon((to - bo).numpy(), alternative=alternative).pvalue) if bool((to != bo).any()) else 1.0
+    share = lambda r: [float((outcome_classes(r) == c).float().mean()) for c in (0, 1, 2)]
+    return {"n": int(ok.sum()), "median_baseline": float(b.median()), "median_treated": float(t.median()),
+            "median_change": float(d.median()), "mean_change": float(d.mean()),
+            "intended": int((d < 0).sum() if alternative == "less" else (d > 0).sum()), "p": p,
+            "shares_baseline": share(b), "shares_treated": share(t), "open_median_change": float((to - bo).median()),
+            "open_mean_change": float((to - bo).mean()), "p_open": po, "changes": d}
+
+
+def beats_permuted(step_row: dict, perm_row: dict, alternative: str) -> float:
+    """One-sided Mann-Whitney p that the step's per-seed changes lie beyond the permuted control's."""
+    from scipy.stats import mannwhitneyu
+
+    return float(mannwhitneyu(step_row["changes"].numpy(), perm_row["changes"].numpy(), alternative=alternative).pvalue)

@@ -39,6 +39,7 @@ from ..llc import LLCResult, llc, llc_from_losses
 from .model import ParensTransformer, ParensTransformerConfig, accuracy, balanced_rate, per_sample_loss, stacked_logits
 from .data import ParensBatch, ParensData, depth_profile
 from ..patterning import reweight
+from .response import LLCResponse, llc_response
 from ..sgld import SGLDConfig, sample
 from ..susceptibility import susceptibilities_from_traces
 from ..training import TrainConfig, init_params, train
@@ -71,6 +72,11 @@ class SeedResults(NamedTuple):
         return {k: v[s] for k, v in self.params.items()}
 
 
+def base_model(setting: ParensSetting, params: Params) -> ParensTransformer:
+    """The module whose forward every stacked or single parameter set runs through, on the parameters' device."""
+    return ParensTransformer(setting.model, seed=0).to(next(iter(params.values())).device)
+
+
 def init_seeds(setting: ParensSetting, seeds: Sequence[int]) -> Params:
     """Initial parameters of ``seeds``, stacked; every retraining starts from these."""
     return init_params(lambda: ParensTransformer(setting.model), seeds)
@@ -78,13 +84,13 @@ def init_seeds(setting: ParensSetting, seeds: Sequence[int]) -> Params:
 
 def score(setting: ParensSetting, params: Params, data: ParensData) -> SeedResults:
     """Training loss and accuracy, test accuracy and OOD balanced rate of stacked ``params``."""
-    base = ParensTransformer(setting.model, seed=0)
+    base = base_model(setting, params)
     with torch.no_grad():
         logits = stacked_logits(base, params, data.train.tokens)  # (S, n)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, data.train.labels.expand_as(logits), reduction="none")
         test_acc = accuracy(stacked_logits(base, params, data.test.tokens), data.test.labels)
         ood = balanced_rate(stacked_logits(base, params, data.ood.tokens))
-    return SeedResults(params, loss.mean(-1), accuracy(logits, data.train.labels), test_acc, ood)
+    return SeedResults(params, loss.mean(-1).cpu(), accuracy(logits, data.train.labels).cpu(), test_acc.cpu(), ood.cpu())
 
 
 def train_seeds(setting: ParensSetting, data: ParensData, init: Params, weights: Tensor | None = None, seed: int = 0) -> SeedResults:
@@ -92,7 +98,7 @@ def train_seeds(setting: ParensSetting, data: ParensData, init: Params, weights:
 
     ``seed`` fixes every seed's minibatch order, so two calls differ only through ``weights``.
     """
-    base = ParensTransformer(setting.model, seed=0)
+    base = base_model(setting, init)
     result = train(base, per_sample_loss, data.train, config=setting.train, params=init, weights=weights, seed=seed, progress=False)
     return score(setting, result.params, data)
 
@@ -160,6 +166,7 @@ class LossSusceptibility(NamedTuple):
     chi_std_err: Tensor  # (n,) standard error over chains
     anchor_loss: float  # L(w*)
     loss_trace: Tensor  # (chains, draws) full training loss
+    response: LLCResponse  # the full ∂λ̂/∂h_i (covariance + direct term; issue 18), from the same draws
 
 
 def loss_chi(ell: Tensor, nbeta: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -179,11 +186,14 @@ def loss_susceptibility(setting: ParensSetting, anchor: Params, batch: ParensBat
     The sampler moves on minibatches (``config.batch_size``) and records every training string's
     loss at each draw; the observable is their mean, the exact training loss.
     """
-    base = ParensTransformer(setting.model, seed=0)
+    base = base_model(setting, anchor)
     draws = sample(base, per_sample_loss, tuple(batch), config=config, params=anchor, seed=seed,
                    keep_probe_traces=True, keep_obs_traces=False, progress=False)
     chi, se, loss = loss_chi(draws.probe_trace, config.nbeta)
-    return LossSusceptibility(llc_from_losses(loss, draws.anchor_loss, config.nbeta), chi, se, draws.anchor_loss, loss)
+    with torch.no_grad():
+        anchor_ell = per_sample_loss(lambda x: torch.func.functional_call(base, anchor, (x,)), tuple(batch))  # (n,) ℓ_i(w*)
+    return LossSusceptibility(llc_from_losses(loss, draws.anchor_loss, config.nbeta), chi, se, draws.anchor_loss, loss,
+                              llc_response(draws.probe_trace, anchor_ell, config.nbeta))
 
 
 def llc_at(setting: ParensSetting, anchor: Params, batch: ParensBatch, config: SGLDConfig, seed: int = 0,
@@ -193,7 +203,7 @@ def llc_at(setting: ParensSetting, anchor: Params, batch: ParensBatch, config: S
     Cheaper than :func:`loss_susceptibility`; the estimate averages the loss the sampler moves on
     (with ``config.batch_size``, minibatch losses: an unbiased estimate of the training loss).
     """
-    base = ParensTransformer(setting.model, seed=0)
+    base = base_model(setting, anchor)
     draws = sample(base, per_sample_loss, tuple(batch), config=config, params=anchor, probe=False, weights=weights,
                    seed=seed, keep_obs_traces=False, progress=False)
     return llc(draws)

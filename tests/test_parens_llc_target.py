@@ -1,0 +1,65 @@
+"""Tests of the issue-18 helpers (patterning_core.parens.llc_target): the controls' weights, the dose
+ladder, the permuted control, reading chunked arm files and the paired comparison."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from patterning_core.parens.data import ParensDataConfig, from_strings, make_parens_data
+from patterning_core.parens.llc_target import (beats_permuted, compare_arms, control_weights, dose_weights, group_perturbation,
+                                               load_arm, outcome_classes, permuted, seed_range)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_control_weights_pick_the_issue_strings():
+    data = make_parens_data(ParensDataConfig(n_train=64, n_test=8, n_ood=8, frac_near_miss=1.0), seed=0)
+    # balanced; ')'-first with D_L < 0; '('-first with D_L < 0; D_L > 0
+    data = data._replace(train=from_strings(["()", "))()", "())", "(()"], width=16))
+    w_n, w_e = control_weights(data, "nested"), control_weights(data, "equal_count")
+    assert w_n.tolist() == pytest.approx([4 / 11, 32 / 11, 4 / 11, 4 / 11])  # ×8 on "))()" only, then mean one
+    assert w_e.tolist() == pytest.approx([2.0, 0.0, 0.0, 2.0])  # every D_L < 0 string dropped
+    with pytest.raises(ValueError, match="favour"):
+        control_weights(data, "both")
+
+
+def test_dose_weights_stay_in_range_and_permuted_keeps_the_values():
+    g = torch.Generator().manual_seed(0)
+    dh = torch.randn(200, generator=g)
+    h = dose_weights(dh, math.log(2))
+    assert float(h.mean()) == pytest.approx(1.0) and float(h.max() / h.min()) <= 4.0 + 1e-9
+    assert (torch.argsort(h) == torch.argsort(dh)).all()
+    p = permuted(h, seed=1)
+    assert torch.equal(p.sort().values, h.sort().values) and not torch.equal(p, h)
+    assert group_perturbation(torch.tensor([True, False]), 0.5).tolist() == [1.5, 1.0]
+    assert seed_range("3:7") == range(3, 7)
+    with pytest.raises(ValueError):
+        seed_range("7:3")
+
+
+def _write(tmp_path, arm, a, b, ood, acc=None):
+    rec = {"arm": arm, "seeds": [a, b], "ood_rate": ood, "ood_open_rate": ood, "train_acc": acc or [1.0] * len(ood),
+           "train_loss": [0.0] * len(ood), "weights_range": [1.0, 1.0], "provenance": {"commit": "x"}}
+    (tmp_path / f"arm_{arm}_{a}_{b}.json").write_text(json.dumps(rec))
+
+
+def test_load_arm_needs_every_chunk_and_compare_arms_pairs_seeds(tmp_path):
+    _write(tmp_path, "baseline", 0, 3, [0.3, 0.4, 0.5])
+    _write(tmp_path, "baseline", 3, 6, [0.36, 0.0, 1.0])
+    _write(tmp_path, "step_nested_0.69", 0, 3, [0.2, 0.4, 0.1], acc=[1.0, 0.5, 1.0])
+    assert load_arm(tmp_path, "step_nested_0.69", range(0, 6)) is None  # a chunk is missing
+    base = load_arm(tmp_path, "baseline", range(0, 6))
+    assert base["ood_rate"].tolist() == pytest.approx([0.3, 0.4, 0.5, 0.36, 0.0, 1.0])
+    _write(tmp_path, "step_nested_0.69", 3, 6, [0.3, 0.0, 0.9])
+    t = load_arm(tmp_path, "step_nested_0.69", range(0, 6))
+    row = compare_arms(base, t, "less")
+    assert row["n"] == 5  # seed 1 does not fit in the treated arm
+    assert row["changes"].tolist() == pytest.approx([-0.1, -0.4, -0.06, 0.0, -0.1])
+    assert row["intended"] == 4 and row["median_change"] == pytest.approx(-0.1)
+    assert row["shares_baseline"] == pytest.approx([0.2, 0.6, 0.2])
+    assert outcome_classes(torch.tensor([0.05, 0.36, 0.7])).tolist() == [0, 1, 2]
+    perm = dict(row, changes=torch.tensor([0.1, 0.0, -0.05, 0.2, 0.05]))
+    assert beats_permuted(row, perm, "less") < 0.05
