@@ -231,6 +231,8 @@ def table(rows: list[dict], device: torch.device, quick: bool) -> str:
              f"* device: **{device_name(device)}**"]
     if device.type == "cuda":
         lines.append(f"* CPU rows: the same machine's {device_name(torch.device('cpu'))}")
+    lines.append(f"* load average when the table was written: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+                 "(CPU rows measured under a higher load are slower by about that factor)")
     lines += ["", "*chain-steps/s*: SGLD steps times chains per second of `sample()` (minibatch, no probe, no burn-in, after a "
               "warm-up call); *tokens/s*: chain-steps/s times the next-token losses of one minibatch. *path*: `native` = the "
               "chain-stacked model (no `vmap`, attention through `scaled_dot_product_attention`), `vmap` = one chain's "
