@@ -456,8 +456,8 @@ def _masks(restrict, anchor: Params, chains: int) -> dict[str, Tensor]:
 
 
 def _num_sampled(masks: dict[str, Tensor], anchor: Params, chains: int) -> int:
-    """Sampled scalar entries of chain 0 (the LLC's d); refuses masks under which a chain samples
-    nothing (its λ̂ would be 0 and its χ undefined). Counts broadcast masks without expanding them."""
+    """Sampled scalar entries of chain 0 (the LLC's d), counting broadcast masks without expanding
+    them; warns when a chain samples nothing (it stays at w*: its λ̂ is 0 and its χ is 0)."""
     counts = 0
     for k, m in masks.items():
         full = (chains, *anchor[k].shape)
@@ -467,8 +467,8 @@ def _num_sampled(masks: dict[str, Tensor], anchor: Params, chains: int) -> int:
     counts = counts.expand(chains).tolist()
     empty = [i for i, k in enumerate(counts) if k == 0]
     if empty:
-        raise ValueError(f"restrict samples no parameter entry in chain(s) {empty[:8]}: every mask is all False there "
-                         "(λ̂ would be 0 and χ undefined)")
+        warnings.warn(f"restrict samples no parameter entry in chain(s) {empty[:8]}{'...' if len(empty) > 8 else ''}: every "
+                      "mask is all False there, so those chains stay at w* (their λ̂ is 0 and their χ is 0)", stacklevel=3)
     return counts[0]
 
 

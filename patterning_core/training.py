@@ -13,7 +13,7 @@ elementwise, every seed follows exactly the trajectory it would follow alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Callable, Iterable, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -71,7 +71,7 @@ def init_params(factory: Callable[[], nn.Module], seeds: Sequence[int]) -> Param
 
     The global RNG (the CPU's and every CUDA device's) is forked, so the caller's random state is untouched.
     """
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable) or not (seeds := list(seeds)):
         raise ValueError(f"seeds must be a non-empty sequence of ints, got {seeds!r}")
     for s in seeds:
         check_int("each seed", s, low=-(2**63))
