@@ -40,8 +40,9 @@
 # the base model, not less.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about two minutes; "paper": the whole held-out probe and an SGLD cross-check (GPU recommended)
+preset = "ci"  # "ci": 2 CPU cores, about two minutes; "paper": the whole held-out probe and an SGLD cross-check (GPU recommended); "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
+device = "auto"  # "auto": cuda when available, else cpu
 
 # %%
 import matplotlib.pyplot as plt
@@ -51,6 +52,7 @@ from patterning_core import SGLDConfig
 from patterning_core.lm import data as lm_data, spacing
 from patterning_core.lm.heads import head_susceptibilities, leading_order_response, linear_susceptibilities
 from patterning_core.lm.model import per_token_loss
+from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {
@@ -59,10 +61,12 @@ PRESETS = {
     # which the leading-order χ is compared with the SGLD estimator (0: skipped)
     "ci": dict(probe=64, obs=32, k=10, sgld_check=0, chains=8, draws=200, burnin=200),
     "paper": dict(probe=None, obs=32, k=10, sgld_check=8, chains=8, draws=200, burnin=200),
+    "smoke": dict(probe=64, obs=32, k=10, sgld_check=2, chains=8, draws=50, burnin=50),  # the paper's steps, shrunk: a quick device check
 }
 P = PRESETS[preset]
+device = resolve_device(device)
 torch.set_num_threads(1)  # the CI machine has 2 shared cores
-print(f"preset={preset!r}: {P}")
+print(f"preset={preset!r}: {P}, device={device}")
 
 # %% [markdown]
 # ## Two models, one probe set
@@ -99,18 +103,18 @@ tok = lm_data.load_tokenizer(512)
 perm = torch.randperm(len(held.tokens), generator=torch.Generator().manual_seed(0))
 obs_idx, rest = perm[: P["obs"]], perm[P["obs"]:]
 is_code = torch.tensor([k == "code" for k in held.kind])
-probe = held.tokens[rest[is_code[rest]][: P["probe"]]]  # (B, 256) the contexts whose tokens get vectors
-obs = {"base": held.tokens[obs_idx],  # (m, 256) each head's observable: their mean loss
-       "ablated": spacing.ablate_contexts(held.tokens[obs_idx], tok, 256)}  # (m', 256) the same text, ablated
-models = {"base": lm_data.load_checkpoint("checkpoints/step2500.pt")[0],
-          "ablated": lm_data.load_checkpoint("checkpoints-nospace/step2500.pt")[0]}
+probe = held.tokens[rest[is_code[rest]][: P["probe"]]].to(device)  # (B, 256) the contexts whose tokens get vectors
+obs = {"base": held.tokens[obs_idx].to(device),  # (m, 256) each head's observable: their mean loss
+       "ablated": spacing.ablate_contexts(held.tokens[obs_idx], tok, 256).to(device)}  # (m', 256) the same text, ablated
+models = {"base": lm_data.load_checkpoint("checkpoints/step2500.pt", device=device)[0],
+          "ablated": lm_data.load_checkpoint("checkpoints-nospace/step2500.pt", device=device)[0]}
 
-table = lm_data.token_class_table(tok)
+table = lm_data.token_class_table(tok, device=device)
 classes = lm_data.token_classes(probe[:, 1:], table).reshape(-1)  # (N,) class of each predicted token
 is_run = spacing.spacing_run_mask(classes)  # (N,) runs of >= 2 spaces: the tokens the ablation removes
 ws_before = spacing.whitespace_before(probe, tok)[:, 1:].reshape(-1)  # (N,)
 n_spaces = torch.tensor([len(s) if s and set(s) == {" "} else 0
-                         for s in (tok.decode([i], skip_special_tokens=False) for i in range(tok.get_vocab_size()))])
+                         for s in (tok.decode([i], skip_special_tokens=False) for i in range(tok.get_vocab_size()))], device=device)
 run_len = n_spaces[probe[:, 1:]].reshape(-1)  # (N,) spaces in the token (0 for non-space tokens)
 print(f"probe: {probe.shape[0]} held-out code contexts, {len(classes)} tokens, {int(is_run.sum())} of them runs "
       f"of spaces; observable: {P['obs']} held-out contexts ({int((~is_code[obs_idx]).sum())} prose), "
@@ -205,7 +209,7 @@ vec = {name: spacing.susceptibility_vectors(c).reshape(-1, c.shape[0]) for name,
 # %%
 if P["sgld_check"]:
     sub = probe[: P["sgld_check"]]
-    hs = head_susceptibilities(models["base"], train_set.tokens, sub, obs["base"], config=sgld, seed=0, progress=False)
+    hs = head_susceptibilities(models["base"], train_set.tokens.to(device), sub, obs["base"], config=sgld, seed=0, progress=False)
     a = hs.chi.reshape(8, -1).double()  # (8, n) SGLD
     b = chi["base"][:, : P["sgld_check"]].reshape(8, -1).double()  # (8, n) leading order, same β = nβ/n
     r_head = [float(torch.corrcoef(torch.stack([x, y]))[0, 1]) for x, y in zip(a, b)]
@@ -268,12 +272,13 @@ xy = {name: spacing.umap_2d(v, seed=0) for name, v in vec.items()}  # (N, 2) eac
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(len(xy), 2, figsize=(10, 4.5 * len(xy)))
+ws = ws_before.cpu()  # the maps live on the CPU (umap-learn)
 for row, name in enumerate(xy):
     spacing.plot_classes(axes[row, 0], xy[name], classes,
                          f"{name}:\ntoken class (kNN purity of runs {purity[name]:.2f})")
-    order = ws_before.argsort()
-    sc = axes[row, 1].scatter(xy[name][order, 0], xy[name][order, 1], c=torch.log2(1 + ws_before[order].float()),
-                              s=2 + 8 * (ws_before[order] > 0).float(), cmap="viridis", lw=0)
+    order = ws.argsort()
+    sc = axes[row, 1].scatter(xy[name][order, 0], xy[name][order, 1], c=torch.log2(1 + ws[order].float()),
+                              s=2 + 8 * (ws[order] > 0).float(), cmap="viridis", lw=0)
     axes[row, 1].set(title=f"{name}:\nwhitespace before the token", xticks=[], yticks=[])
     fig.colorbar(sc, ax=axes[row, 1], label="log2(1 + whitespace characters before)")
 axes[-1, 0].legend(fontsize=7, markerscale=3, loc="lower right")  # the classes are the same in every row
