@@ -56,11 +56,13 @@ from typing import Callable, Iterator, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_corpus import EOT, sha256_bytes, train_tokenizer  # noqa: E402  (same tokenizer recipe)
+from tokenizers import Tokenizer  # noqa: E402
 
 DEFAULT_CACHE = Path.home() / ".cache" / "patterning-corpus"  # downloads + unpacked trees, outside git
 MAX_DOC_CHARS = 200_000  # longer files are cut at line breaks into pieces of at most this many chars
 KINDS = ("prose", "code", "repetitive")
 TOKENIZER_SAMPLE_CHARS = 12_000_000  # BPE is trained on a hash-drawn sample of about this many chars
+COUNT_SAMPLE_CHARS = 5_000_000  # tokens of a larger kind are estimated from a hash-drawn sample this big
 
 
 class Package(NamedTuple):
@@ -487,20 +489,28 @@ def subset_docs(docs: list[Doc], total_chars: int) -> list[Doc]:
     return sorted(keep, key=lambda d: d.source)
 
 
-def count_by_kind(docs: list[Doc], tokenizers: dict) -> dict:
+def count_by_kind(docs: list[Doc], tokenizers: dict, sample_chars: int) -> dict:
     """Documents, characters and tokens (per tokenizer vocabulary size) by kind, plus the total.
-    Each document is encoded once per tokenizer (without the ``EOT`` separators)."""
-    out = {k: {"documents": 0, "chars": 0} for k in KINDS + ("total",)}
-    for d in docs:
-        for k in (d.kind, "total"):
-            out[k]["documents"] += 1
-            out[k]["chars"] += len(d.text)
-    for v, tok in tokenizers.items():
-        for k in out:
-            out[k][f"tokens_v{v}"] = 0
-        for d, enc in zip(docs, _encode_chunked(tok, [d.text for d in docs])):
-            out[d.kind][f"tokens_v{v}"] += len(enc.ids)
-            out["total"][f"tokens_v{v}"] += len(enc.ids)
+
+    Tokens are counted exactly (each document encoded once, without ``EOT`` separators) when a
+    kind holds at most ``sample_chars`` characters; otherwise they are estimated as the kind's
+    characters times the tokens per character of the documents :func:`sample_docs` draws up to
+    ``sample_chars`` (the row then says ``tokens_estimated_from_chars``).
+    """
+    out = {}
+    for k in KINDS:
+        sel = [d for d in docs if d.kind == k]
+        chars = sum(len(d.text) for d in sel)
+        sample = sample_docs(sel, sample_chars) if chars > sample_chars else sel
+        n_sample = sum(len(d.text) for d in sample)
+        row = {"documents": len(sel), "chars": chars}
+        if sample is not sel:
+            row["tokens_estimated_from_chars"] = n_sample
+        for v, tok in tokenizers.items():
+            n = sum(len(e.ids) for e in _encode_chunked(tok, [d.text for d in sample]))
+            row[f"tokens_v{v}"] = n if sample is sel else round(n * chars / n_sample)
+        out[k] = row
+    out["total"] = {key: sum(out[k].get(key, 0) for k in KINDS) for key in out[KINDS[0]]}
     return out
 
 
@@ -526,7 +536,7 @@ def write_build(out: Path, data: bytes, docs: list[Doc], tokenizers: dict, blobs
         name = f"tokenizer-{v}.json"
         (out / name).write_bytes(blob)
         files[name] = {"bytes": len(blob), "sha256": sha256_bytes(blob), "vocab_size": v}
-    manifest = dict(meta, files=files, counts=count_by_kind(docs, tokenizers))
+    manifest = dict(meta, files=files, counts=count_by_kind(docs, tokenizers, COUNT_SAMPLE_CHARS))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 
@@ -605,7 +615,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"extracted: {time.time() - t0:.0f} s", flush=True)
 
     train = sample_docs(docs, TOKENIZER_SAMPLE_CHARS)
-    tokenizers = {v: train_tokenizer([d.text for d in train], v) for v in vocab}
+    reuse_tok = args.reuse and extract_path.exists() and all((out / f"tokenizer-{v}.json").exists() for v in vocab)
+    tokenizers = {v: Tokenizer.from_file(str(out / f"tokenizer-{v}.json")) if reuse_tok
+                  else train_tokenizer([d.text for d in train], v) for v in vocab}
     blobs = {v: t.to_str(pretty=True).encode("utf-8") for v, t in tokenizers.items()}
     meta = {
         "description": "Debian 12 packages: documentation (prose), source code (code), data files, tables, "
