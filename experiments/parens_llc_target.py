@@ -38,7 +38,7 @@ import torch
 
 from patterning_core import SGLDConfig, TrainConfig, llc, patterning_step, sample, train
 from patterning_core.parens.data import make_parens_data
-from patterning_core.parens.llc_target import (DATA_CONFIG, SETTING, arm_weights, grad_norm, dose_weights, group_perturbation, ood_open_rate, permuted,
+from patterning_core.parens.llc_target import (DATA_CONFIG, SETTING, arm_weights, grad_norm, dose_weights, fit_accuracy, group_perturbation, ood_open_rate, permuted,
                                                per_string_loss, seed_range)
 from patterning_core.parens.model import per_sample_loss
 from patterning_core.parens.patterning import STUCK, base_model, classify, extremes, init_seeds, score, string_groups, train_seeds
@@ -64,7 +64,7 @@ def run_arms(seeds: range, arms: list[str], cache: Path) -> None:
         if arm == "baseline":
             torch.save(res.params, cache / f"baseline_{seeds.start}_{seeds.stop}.pt")
         out = {"arm": arm, "seeds": [seeds.start, seeds.stop], "ood_rate": res.ood_rate.tolist(), "ood_open_rate": ood_open_rate(res.params, data).tolist(),
-                            "train_acc": res.train_acc.tolist(), "train_loss": res.train_loss.tolist(),
+                            "train_acc": res.train_acc.tolist(), "fit_acc": fit_accuracy(res.params, data, w).tolist(), "train_loss": res.train_loss.tolist(),
                             "weights_range": [float(w.min()), float(w.max())] if w is not None else [1.0, 1.0],
                             "provenance": provenance(time.time() - t0)}
         (OUT / f"arm_{arm}_{seeds.start}_{seeds.stop}.json").write_text(json.dumps(out))
@@ -74,7 +74,7 @@ def run_arms(seeds: range, arms: list[str], cache: Path) -> None:
 # --------------------------------------------------------------------------- anchors and the step
 
 CHI = SGLDConfig(step_size=3e-6, nbeta=5000.0, gamma=1000.0, num_chains=8, num_draws=200, num_burnin=400, thin=2, batch_size=64)  # the chapter's χ settings, 20 % shorter
-REFINE = TrainConfig(steps=1000, lr=1e-3, batch_size=None, log_every=100)  # full-batch Adam from the trained seed
+REFINE = TrainConfig(steps=300, lr=1e-3, batch_size=None, log_every=100)  # full-batch Adam from the trained seed
 DELTA = 0.5  # group perturbation of the finite-difference sign check: weights 1.5 on the group
 N_ANCHORS = 5  # per kind
 
