@@ -2,7 +2,8 @@
 the slimmed notebooks, and the runner's --device / --preset smoke / --store path.
 
 The staleness rule: a stored run is current when its claim sentences are the chapter's current ones,
-in order, read from the chapter's ``save_claims([...])`` call (``paper_results.current_claims``).
+in order, read from the chapter's ``save_claims([...])`` call, or from its ci run where the chapter
+builds its claims at run time (``paper_results.current_claims``).
 A stale committed run does not fail CI (rerunning a paper preset takes hours or a GPU); it is
 flagged in the claims table and on the chapter page, and this file warns about it. What fails:
 a committed run without its provenance, of a chapter that does not exist, not at the paper preset,
@@ -88,19 +89,48 @@ def test_current_claims_reads_the_literal_sentences(book):
 def test_current_claims_refuses_what_it_cannot_read(tmp_path, body, problem):
     (tmp_path / "05_x.py").write_text(body)
     with pytest.raises(paper_results.ClaimsNotFound, match=problem):
-        paper_results.current_claims("05_x", tmp_path)
+        paper_results.parsed_claims("05_x", tmp_path)
+    with pytest.raises(paper_results.ClaimsNotFound, match="no ci run"):
+        paper_results.current_claims("05_x", tmp_path, ci_runs=tmp_path)
 
 
-def test_every_chapter_has_readable_claims_matching_its_ci_run(repo_root):
-    """The parser gives every chapter's claims; where this CI run has executed a chapter, they
-    are exactly the sentences that run recorded (so the parser reads what the chapter saves)."""
+def test_claims_built_at_run_time_come_from_the_ci_run(book, tmp_path):
+    """A chapter that builds its claims in a loop: its ci run gives the current sentences, and a
+    paper run with other sentences is stale."""
+    _, results, paper = book
+    dynamic = tmp_path / "dynamic"
+    dynamic.mkdir()
+    (dynamic / "05_x.py").write_text('claims = [Claim(f"claim {i}", "m", True) for i in range(2)]\n'
+                                     'save_claims("05_x", preset, claims, results_dir)\n')
+    assert paper_results.current_claims("05_x", dynamic, results) == ["the first claim", "the second claim"]
+    (paper / "05_x.json").write_text(json.dumps(record(["the first claim", "the second claim"])))
+    assert not paper_results.load("05_x", paper, dynamic, results).stale
+    (paper / "05_x.json").write_text(json.dumps(record(["claim 0", "claim 1"])))
+    assert paper_results.load("05_x", paper, dynamic, results).stale
+    assert all("stale:" in row for row in table(dynamic, results, paper))
+
+
+def test_every_chapter_has_current_claims_matching_its_ci_run(repo_root):
+    """Every chapter's claim sentences are readable: from its source, and then exactly the ones a
+    ci run of this checkout recorded (the parser reads what the chapter saves); or, for claims
+    built at run time, from that ci run (and without one, a clear ClaimsNotFound)."""
     ci = repo_root / "_build" / "notebooks"
     for src in sorted((repo_root / "notebooks").glob("*.py")):
-        sentences = paper_results.current_claims(src.stem)
-        assert sentences, src.name
         ran = ci / f"{src.stem}.claims.json"
-        if ran.exists() and json.loads(ran.read_text()).get("preset") == "ci":
-            assert [c["claim"] for c in json.loads(ran.read_text())["claims"]] == sentences, src.stem
+        recorded = ([c["claim"] for c in json.loads(ran.read_text())["claims"]]
+                    if ran.exists() and json.loads(ran.read_text()).get("preset") == "ci" else None)
+        try:
+            sentences = paper_results.parsed_claims(src.stem)
+        except paper_results.ClaimsNotFound:
+            if recorded is None:
+                with pytest.raises(paper_results.ClaimsNotFound, match="no ci run"):
+                    paper_results.current_claims(src.stem, ci_runs=ci)
+            else:
+                assert paper_results.current_claims(src.stem, ci_runs=ci) == recorded
+            continue
+        assert sentences, src.name
+        if recorded is not None:
+            assert recorded == sentences, src.stem
 
 
 # --- staleness and the claims table -----------------------------------------------------------
@@ -171,7 +201,10 @@ def test_committed_run_has_provenance_and_is_flagged_if_stale(repo_root, path):
     assert rec["chapter"] == name and rec["preset"] == "paper", f"{path.name}: {rec['chapter']} at {rec['preset']}"
     assert paper_results.missing_provenance(rec) == [], f"{path.name} lacks provenance fields"
     assert (PAPER / f"{name}.ipynb").exists(), f"{path.name} has no executed notebook beside it"
-    stored = paper_results.load(name)
+    try:
+        stored = paper_results.load(name)
+    except paper_results.ClaimsNotFound as err:
+        pytest.skip(f"cannot tell whether {path.name} is current without a ci run of the chapter: {err}")
     cells = [claims_table.paper_cell(stored, i) for i in range(len(paper_results.current_claims(name)))]
     if stored.stale:
         warnings.warn(f"results/paper/{name}.json is stale (the chapter's claims changed since "

@@ -62,9 +62,10 @@ def tally(claims: list[dict]) -> str:
     return f"{ok} of {len(claims)} {'✓' if ok == len(claims) else '✗'}"
 
 
-def paper_runs(chapters: list[str], paper: Path = PAPER, notebooks: Path = NOTEBOOKS) -> dict:
-    """The committed paper run of each chapter that has one (:class:`paper_results.Stored`)."""
-    return {n: s for n in chapters if (s := paper_results.load(n, paper, notebooks)) is not None}
+def paper_runs(chapters: list[str], paper: Path = PAPER, notebooks: Path = NOTEBOOKS, results: Path = RESULTS) -> dict:
+    """The committed paper run of each chapter that has one (:class:`paper_results.Stored`);
+    ``results`` holds the ci runs, for chapters whose claim sentences are not literals."""
+    return {n: s for n in chapters if (s := paper_results.load(n, paper, notebooks, results)) is not None}
 
 
 def where_when(stored: paper_results.Stored) -> str:
@@ -92,7 +93,7 @@ def chapter_list(chapters: list[str], results: Path = RESULTS, doc_prefix: str =
                  paper: Path = PAPER, notebooks: Path = NOTEBOOKS) -> str:
     """One row per chapter: what it checks, how many of its claims reproduce (ci and paper), its run time."""
     claims, timings = load(chapters, results)
-    papers = paper_runs(chapters, paper, notebooks)
+    papers = paper_runs(chapters, paper, notebooks, results)
     rows = []
     for name in chapters:
         cs = claims[name]["claims"]
@@ -141,7 +142,7 @@ def render(chapters: list[str], results: Path = RESULTS, doc_prefix: str = "../n
            paper: Path = PAPER, notebooks: Path = NOTEBOOKS) -> str:
     """The claims page as MyST markdown."""
     claims, timings = load(chapters, results)
-    papers = paper_runs(chapters, paper, notebooks)
+    papers = paper_runs(chapters, paper, notebooks, results)
     rows, n_ok, n_all = [], 0, 0
     for name in chapters:
         for i, c in enumerate(claims[name]["claims"]):

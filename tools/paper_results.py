@@ -8,12 +8,17 @@ A chapter run at the ``paper`` preset (``make paper NAME=...``) is stored as two
 - ``NAME.ipynb``: the executed notebook, slimmed (:func:`slim_notebook`) so the folder stays small.
 
 A stored run is *current* when its claim sentences are the chapter's current claim sentences, in
-order. The current sentences are read from the chapter's source without running it
-(:func:`current_claims`): every chapter ends with one ``save_claims(name, preset, [Claim("...",
-...), ...], results_dir)`` call whose claim sentences are string literals, so ``ast`` finds them
-exactly. (The ci run's claims JSON would also give them, but only after the chapter has run; the
-tests check that both agree wherever a ci run is present.) A run that is not current is *stale*:
-the claims table flags it instead of showing its verdicts as if they were about today's chapter.
+order. The current sentences come from (:func:`current_claims`):
+
+1. the chapter's source, without running it, when its one ``save_claims(name, preset, [Claim("...",
+   ...), ...], results_dir)`` call lists claims whose sentences are string literals: ``ast`` reads
+   them exactly (:func:`parsed_claims`);
+2. otherwise (claims built in a loop or with f-strings) the chapter's ci run,
+   ``_build/notebooks/NAME.claims.json``, which every book build has just made.
+
+Where both exist the book build checks that they agree (``tools/build_book.py``), so the parser
+reads what the chapter saves. A run that is not current is *stale*: the claims table flags it
+instead of showing its verdicts as if they were about today's chapter.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+CI_RUNS = ROOT / "_build" / "notebooks"
 PAPER = ROOT / "results" / "paper"
 PROVENANCE_FIELDS = ("commit", "dirty", "machine", "torch", "device", "seconds", "date", "load_start", "load_end")
 MAX_PNG_WIDTH = 800  # px: figures wider than this are scaled down in the stored notebook
@@ -37,10 +43,10 @@ MAX_STREAM_CHARS = 20_000  # printed output longer than this keeps its head and 
 
 
 class ClaimsNotFound(Exception):
-    """A chapter's source has no ``save_claims`` call with literal claim sentences."""
+    """Neither the chapter's source nor a ci run gives its claim sentences."""
 
 
-def current_claims(name: str, notebooks: Path = NOTEBOOKS) -> list[str]:
+def parsed_claims(name: str, notebooks: Path = NOTEBOOKS) -> list[str]:
     """The claim sentences of ``notebooks/NAME.py``, in order, read from its ``save_claims`` call.
 
     Raises :class:`ClaimsNotFound` unless the file has exactly one ``save_claims(...)`` call whose
@@ -66,6 +72,19 @@ def current_claims(name: str, notebooks: Path = NOTEBOOKS) -> list[str]:
     return sentences
 
 
+def current_claims(name: str, notebooks: Path = NOTEBOOKS, ci_runs: Path = CI_RUNS) -> list[str]:
+    """The chapter's current claim sentences: :func:`parsed_claims` where the source lists them as
+    literals, else those of its ci run ``ci_runs/NAME.claims.json``; raise :class:`ClaimsNotFound`
+    when neither is there."""
+    try:
+        return parsed_claims(name, notebooks)
+    except ClaimsNotFound as err:
+        run = ci_runs / f"{name}.claims.json"
+        if not run.exists():
+            raise ClaimsNotFound(f"{err}; and there is no ci run {run} to read them from") from err
+        return [c["claim"] for c in json.loads(run.read_text())["claims"]]
+
+
 class Stored(NamedTuple):
     """A committed paper run as the claims table sees it."""
 
@@ -80,13 +99,13 @@ def is_stale(record: dict, current: list[str]) -> bool:
     return [c["claim"] for c in record.get("claims", [])] != list(current)
 
 
-def load(name: str, paper: Path = PAPER, notebooks: Path = NOTEBOOKS) -> Stored | None:
+def load(name: str, paper: Path = PAPER, notebooks: Path = NOTEBOOKS, ci_runs: Path = CI_RUNS) -> Stored | None:
     """The stored paper run of chapter ``name``, or ``None`` when there is none."""
     path = paper / f"{name}.json"
     if not path.exists():
         return None
     record = json.loads(path.read_text())
-    return Stored(name, record, is_stale(record, current_claims(name, notebooks)),
+    return Stored(name, record, is_stale(record, current_claims(name, notebooks, ci_runs)),
                   (paper / f"{name}.ipynb").exists())
 
 
