@@ -16,8 +16,9 @@ tokens under the ``--vocab``-token tokenizer, as the CPU model sees them):
 * an oracle of the chapter's form, :math:`w_i \\propto \\exp(\\pm 1.5 z_i)` with :math:`z` the
   standardised share, capped to :math:`[1/4, 4]` and renormalised to mean one (:func:`capped_mean_one`);
 
-reported as ratios to the unweighted share, on all contexts, on all but the repetitive ones (what
-the repetitive slice adds), and on a seeded pool of 2,048 contexts (the size of chapter 5's
+reported as ratios to the unweighted share, on all contexts, on all but the repetitive ones, on
+pools with the repetitive slice mixed in at several shares (:func:`mix_sweep`: what the slice
+can add), and on a seeded pool of 2,048 contexts (the size of chapter 5's
 retraining pool). The old corpus (``data/lm``) is measured the same way. A corpus larger than
 ``--max-chars`` is measured on the documents drawn by path hash up to that size (the builder's
 :func:`sample_docs`), which the JSON records.
@@ -116,6 +117,26 @@ def distribution(scores: torch.Tensor) -> dict:
     return {"contexts": len(scores), "mean": float(scores.mean()), "quantiles": dict(zip(map(str, QUANTILES), q))}
 
 
+REPETITIVE_SHARES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)  # mixes of the repetitive slice into the rest
+
+
+def mix_sweep(s: torch.Tensor, is_rep: torch.Tensor, base: torch.Tensor, seed: int) -> dict:
+    """Leverage of pools made of the ``base`` contexts plus repetitive ones at each share of
+    :data:`REPETITIVE_SHARES` (repetitive contexts drawn without replacement, seeded; the base
+    pool subsampled when there are too few repetitive contexts for the share)."""
+    g = torch.Generator().manual_seed(seed)
+    rep = s[is_rep][torch.randperm(int(is_rep.sum()), generator=g)]
+    rest = s[base & ~is_rep][torch.randperm(int((base & ~is_rep).sum()), generator=g)]
+    out = {}
+    for f in REPETITIVE_SHARES:
+        n_rest = len(rest) if f == 0 else min(len(rest), int(len(rep) * (1 - f) / f))
+        n_rep = int(round(n_rest * f / (1 - f)))
+        if n_rep > len(rep) or n_rest < 1:
+            continue
+        out[str(f)] = leverage(torch.cat([rest[:n_rest], rep[:n_rep]]))
+    return out
+
+
 def measure(ctx: lm_data.Contexts, seed: int) -> dict:
     """Distribution and leverage on all contexts, without the repetitive ones, and on a seeded pool."""
     s = induction_share(ctx.tokens)
@@ -131,6 +152,10 @@ def measure(ctx: lm_data.Contexts, seed: int) -> dict:
             "all": leverage(s),
             "without_repetitive": leverage(s[not_rep]),
             f"pool_{POOL}_seed{seed}": leverage(s[pool]),
+        },
+        "repetitive_mix": {} if "repetitive" not in mask else {
+            "prose_code_plus_repetitive": mix_sweep(s, mask["repetitive"], torch.ones(len(s), dtype=torch.bool), seed),
+            "prose_plus_repetitive": mix_sweep(s, mask["repetitive"], mask.get("prose", torch.zeros(len(s), dtype=torch.bool)), seed),
         },
     }
 
