@@ -137,3 +137,9 @@ def test_loss_susceptibility_and_llc_run_end_to_end(tiny):
     a = llc_at(setting, res.seed(0), data.train, cfg, seed=0)
     b = llc_at(setting, res.seed(0), data.train, cfg, seed=0, weights=torch.linspace(0.5, 1.5, 24))
     assert math.isfinite(a.mean) and math.isfinite(b.mean) and a.mean != b.mean
+    # the full LLC response (issue 18) from the same draws: its λ̂ is the one above, its parts add up, it sums to zero
+    resp = r.response
+    assert resp.llc == pytest.approx(r.llc.mean, rel=1e-3)  # the same draws; anchor loss in float64 here, float32 there
+    torch.testing.assert_close(resp.total, resp.covariance + resp.direct)
+    torch.testing.assert_close(resp.covariance, cfg.nbeta * r.chi.double(), rtol=1e-4, atol=1e-8)
+    assert abs(float(resp.total.sum())) < 1e-8 * max(1.0, float(resp.total.abs().sum()))
