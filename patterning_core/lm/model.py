@@ -206,7 +206,7 @@ class AttnOnlyTransformer(nn.Module):
     @property
     def chain_batched(self) -> bool:
         """Whether :func:`~patterning_core.sgld.sample` calls this model on stacked parameters, without
-        ``vmap`` (``cfg.chain_native``; 2-4x faster than ``vmap`` on the CPU, ``bench/lm_chains_speed.py``)."""
+        ``vmap`` (``cfg.chain_native``; measured 1.9-5.6x faster than ``vmap`` on the CPU, ``bench/lm_chains_speed.py``)."""
         return self.cfg.chain_native
 
     def _check_len(self, T: int) -> None:
