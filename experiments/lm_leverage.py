@@ -101,6 +101,8 @@ def weighted_share(scores: torch.Tensor, w: torch.Tensor) -> float:
 def leverage(scores: torch.Tensor) -> dict:
     """Unweighted share and the ratios the best / oracle weights reach, up and down."""
     base = float(scores.mean())
+    if not base > 0:
+        raise ValueError(f"scores must have a positive mean (no induction-pattern tokens at all?), got {base}")
     z = (scores - scores.mean()) / scores.std()
     out = {"contexts": len(scores), "share": base}
     for name, up in (("up", True), ("down", False)):

@@ -244,3 +244,15 @@ def test_leverage_of_a_two_valued_share_is_known():
     assert out["share"] == pytest.approx(0.2)
     assert out["best_up"] == pytest.approx(4.0)  # weights 4 on the 20 %, 1/4 on the rest
     assert out["best_down"] == pytest.approx(0.25)  # every high one at 1/4
+
+
+def test_mix_sweep_builds_pools_with_the_requested_repetitive_share():
+    s = torch.tensor([0.1] * 900 + [1.0] * 300, dtype=torch.float64)  # the repetitive contexts at share 1
+    is_rep = torch.tensor([False] * 900 + [True] * 300)
+    out = lev.mix_sweep(s, is_rep, torch.ones(1200, dtype=torch.bool), seed=0)
+    assert set(out) == {str(f) for f in lev.REPETITIVE_SHARES}  # 0.5: the base pool subsampled to 300
+    for f, row in out.items():
+        assert row["share"] == pytest.approx(0.1 * (1 - float(f)) + float(f), abs=2e-3)
+    assert out["0.2"]["best_up"] == pytest.approx((0.2 * 4 + 0.8 * 0.25 * 0.1) / 0.28, abs=0.02)  # 20 % at weight 4
+    with pytest.raises(ValueError, match="positive mean"):
+        lev.leverage(torch.zeros(10, dtype=torch.float64))
