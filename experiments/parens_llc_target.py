@@ -17,6 +17,22 @@ of one seed range share the initialisations and the minibatch order, so per-seed
 * ``step`` — the patterning step dh = χ†dμ on the anchors' response rows, aimed at Δ(λ_N − λ_EC),
   and the dose ladder of weights; writes ``results/parens/step.json``.
 
+What it found (2026-11-27; 2 CPU cores shared with five other sessions, so every run was cut to fit):
+
+* Positive controls replicate. Development seeds 0-127: ')'-first D_L<0 ×8, median OOD rate 0.346 → 0.297,
+  85/113 seeds down, paired Wilcoxon p = 8e-11; drop D_L<0, 0.342 → 0.998, 122/122 up, p = 5e-22. Held-out
+  1000-1063: 0.348 → 0.295, 41/54 down, p = 5e-5; 0.328 → 1.000, 59/59 up, p = 1e-11. (Dropping D_L<0 makes
+  the seeds call every D_L<0 training string balanced: "balanced unless D_L > 0", not Equal-Count.)
+* Anchors: 5 + 5 fitted development seeds refined by 300 full-batch Adam steps (lr 1e-3): Nested-like
+  training loss 6e-3-2e-2 → 1.5e-4-1.2e-3 (|∇L| ≈ 5e-4-4e-3), Equal-Count-like 1e-4 → 1e-6; OOD classes kept.
+* The sign check FAILS at these anchors, so nothing was retrained along the step (the gate of issue 18).
+  Full response right in 13/30 group perturbations (covariance term alone 11/30); only 2/30 predictions
+  exceed 2 standard errors (1 right). At 4 of the 5 Nested-like anchors the chapter's SGLD settings give
+  heavy-tailed chains (λ̂ 6-81, one at 81 ± 73) and responses of ±1e2-1e4 with standard errors as large;
+  at the Equal-Count-like anchors the responses and the measured changes are both ≈ 0.01. The two terms
+  are anti-correlated at every anchor (r = -0.6 to -0.97). ``step.json`` is written for the record; its
+  weights are noise-dominated and no step arm was trained.
+
 Usage (2 shared CPU cores; nice)::
 
     PYTHONPATH=. nice -n 10 .venv/bin/python experiments/parens_llc_target.py arms --seeds 0:128 --arms baseline,ctrl_nested,ctrl_ec
