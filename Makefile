@@ -84,3 +84,9 @@ clean:
 .PHONY: bench
 bench: venv
 	bash bench/run.sh
+
+# One CUDA device, <= 5 minutes on an H100: the device tests (slow known-answer ones included),
+# every chapter at the smoke preset, and the throughput table bench/results/gpu.md.
+.PHONY: gpu-check
+gpu-check: venv
+	$(PY) bench/gpu_check.py --device cuda
