@@ -3,7 +3,7 @@
 #   make test   unit tests, slow tests, then the notebooks, the book, its offline and browser checks
 # Other targets: venv, notebooks, chapter NAME=... [PRESET=ci|paper|smoke] [DEVICE=auto|cpu|cuda],
 #   paper NAME=... [DEVICE=...] (run one chapter at the paper preset and commit-ready store it in
-#   results/paper/), paper-all, chromium, browser, clean.
+#   results/paper/), paper-all, gpu-check (on a CUDA machine), bench, chromium, browser, clean.
 
 PYTHON ?= python3.11
 VENV   := .venv
