@@ -23,8 +23,9 @@
 # once, on a clock, or when training stalls.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 4 minutes; "paper": more seeds and posterior draws, GPU recommended
+preset = "ci"  # "ci": 2 CPU cores, about 4 minutes; "paper": more seeds and posterior draws, GPU recommended; "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
+device = "auto"  # "auto": cuda when available, else cpu
 
 # %%
 import collections
@@ -39,6 +40,7 @@ from patterning_core import EventTriggered, Periodic, SGLDConfig, Single
 from patterning_core.tms.model import input_labels, natural_weights, population_loss
 from patterning_core.tms.polygons import (cycle_edges, dihedral_group, gap_pattern, gap_patterns, optimal_kgon,
                                       pentagon_targets, plot_glyph)
+from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
 from patterning_core.tms.control import (RewriteConfig, order_matches, plot_data_trajectory, plot_rewrite_snapshots,
                                          rewrite, settle, straight_path_barrier)
@@ -46,11 +48,13 @@ from patterning_core.tms.control import (RewriteConfig, order_matches, plot_data
 PRESETS = {
     "ci": dict(chains=256, draws=100, rep_seeds=(0, 1), all_seeds=(0,)),
     "paper": dict(chains=1024, draws=200, rep_seeds=(0, 1, 2, 3, 4), all_seeds=(0, 1, 2)),
+    "smoke": dict(chains=1024, draws=200, rep_seeds=(0,), all_seeds=(0,)),  # the paper's posterior, one seed: a quick device check
 }
 P = PRESETS[preset]
+device = resolve_device(device)
 S = 0.99  # sparsity
 torch.set_num_threads(1)  # the tensors are tiny: extra threads only add synchronization overhead
-print(f"preset={preset!r}: {P}")
+print(f"preset={preset!r}: {P}, device={device}")
 
 # %% [markdown]
 # ## Classifying targets
@@ -102,10 +106,10 @@ fig.tight_layout()
 # natural distribution at points along that path and record where it ends.
 
 # %%
-W_start = optimal_kgon(5, S)
+W_start = optimal_kgon(5, S, device=device)  # every rewrite, settle and path below runs on its device
 L_start = float(population_loss(W_start, S))
 barriers = {b: straight_path_barrier(W_start, a, S) for b, a in REPS.items()}
-ts = torch.linspace(0.05, 0.95, 19, dtype=torch.float64)
+ts = torch.linspace(0.05, 0.95, 19, dtype=torch.float64, device=device)
 basin = {}
 for b, a in REPS.items():
     ends = settle((1 - ts)[:, None, None] * W_start + ts[:, None, None] * barriers[b].end, S, 3000)
@@ -119,7 +123,7 @@ for b, a in REPS.items():
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 3))
 for b, pb in barriers.items():
-    ax.plot(pb.t, pb.loss / L_start, label=f"{b}-break {REPS[b]}")
+    ax.plot(pb.t.cpu(), pb.loss.cpu() / L_start, label=f"{b}-break {REPS[b]}")
 ax.axhline(1, color="0.6", lw=0.8)
 ax.set(xlabel="position $t$ on the straight path (0 = start, 1 = target)", ylabel="natural loss / $L$(pentagon)",
        title="the lowest straight path between equivalent minima")
@@ -213,7 +217,7 @@ print(f"reached the target order at epoch {showcase.reached_epoch}, done at epoc
 
 # %% tags=["hide-input"]
 labels = input_labels(5)
-plot_data_trajectory(showcase, natural_weights(5, S), labels, f"3-break {REPS[3]}: event-triggered controller");
+plot_data_trajectory(showcase, natural_weights(5, S, device=device), labels, f"3-break {REPS[3]}: event-triggered controller");
 
 # %% tags=["hide-input"]
 key_epochs = sorted({0, *showcase.estimate_epochs[1:4], (showcase.reached_epoch or len(showcase.natural_loss)) - 1,
