@@ -44,7 +44,7 @@ import torch
 from patterning_core.lm import data as lm_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_debian_corpus import sample_docs  # noqa: E402  (the same path-hash draw as the builder)
+from build_debian_corpus import sample_docs, subset_docs  # noqa: E402  (the builder's path-hash draws)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUANTILES = (0.0, 0.1, 0.5, 0.9, 1.0)  # reported quantiles of the per-context share
@@ -186,16 +186,19 @@ def provenance(dirs: dict) -> dict:
     return info
 
 
-def load_sampled_contexts(data_dir: Path, n_ctx: int, vocab: int, max_chars: int) -> tuple[lm_data.Contexts, dict]:
+def load_sampled_contexts(data_dir: Path, n_ctx: int, vocab: int, max_chars: int,
+                          stratified: bool) -> tuple[lm_data.Contexts, dict]:
     """Contexts of the verified corpus in ``data_dir``; when it holds more than ``max_chars``
-    characters, of the documents :func:`sample_docs` draws by path hash up to ``max_chars``."""
+    characters, of the documents drawn by path hash up to ``max_chars`` -- per kind in the
+    corpus's character shares (``stratified``, the builder's :func:`subset_docs`) or not
+    (:func:`sample_docs`)."""
     docs = lm_data.load_corpus(data_dir)
     total = sum(len(d.text) for d in docs)
     if total > max_chars:
-        docs = sample_docs(docs, max_chars)
+        docs = subset_docs(docs, max_chars) if stratified else sample_docs(docs, max_chars)
     tok = lm_data.load_tokenizer(vocab, data_dir)
     ctx = lm_data.make_contexts(lm_data.encode_documents(tok, docs), [d.kind for d in docs], n_ctx)
-    return ctx, {"corpus_chars": total, "measured_chars": sum(len(d.text) for d in docs), "measured_documents": len(docs)}
+    return ctx, {"stratified": stratified and total > max_chars, "corpus_chars": total, "measured_chars": sum(len(d.text) for d in docs), "measured_documents": len(docs)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -205,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vocab", type=int, default=512, help="tokenizer size (the CPU model's)")
     p.add_argument("--max-chars", type=int, default=30_000_000,
                    help="measure a corpus larger than this on documents drawn by path hash up to this size")
+    p.add_argument("--stratified", action="store_true", help="draw the sample per kind in the corpus's shares")
     p.add_argument("--seed", type=int, default=0, help="seed of the 2,048-context pool")
     p.add_argument("--out", default=str(ROOT / "results" / "lm" / "leverage.json"))
     args = p.parse_args(argv)
@@ -218,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {"n_ctx": args.n_ctx, "vocab_size": args.vocab, "weight_cap": [W_LO, W_HI],
               "oracle_strength": ORACLE_STRENGTH, "quantiles": list(QUANTILES), "corpora": {}}
     for name, d in dirs.items():
-        ctx, sampled = load_sampled_contexts(d, args.n_ctx, args.vocab, args.max_chars)
+        ctx, sampled = load_sampled_contexts(d, args.n_ctx, args.vocab, args.max_chars, args.stratified)
         result["corpora"][name] = dict(measure(ctx, args.seed), sample=sampled)
         lev = result["corpora"][name]["leverage"]["all"]
         print(f"{name}: {len(ctx.tokens)} contexts, share {lev['share']:.3f}, best up {lev['best_up']:.2f}x, "
