@@ -3,7 +3,7 @@
 #   make test   unit tests, slow tests, then the notebooks, the book, its offline and browser checks
 # Other targets: venv, notebooks, chapter NAME=... [PRESET=ci|paper|smoke] [DEVICE=auto|cpu|cuda],
 #   paper NAME=... [DEVICE=...] (run one chapter at the paper preset and commit-ready store it in
-#   results/paper/), paper-all, gpu-check (on a CUDA machine), bench, chromium, browser, clean.
+#   results/paper/), paper-all, gpu-check (on a CUDA machine), corpus, bench, chromium, browser, clean.
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -90,3 +90,11 @@ bench: venv
 .PHONY: gpu-check
 gpu-check: venv
 	$(PY) bench/gpu_check.py --device cuda
+
+# Issue 17's corpus from pinned Debian 12 packages: apt-get download (~290 MB) into
+# ~/.cache/patterning-corpus, the >= 50 M-token CPU build there, and the frozen subset committed
+# in data/lm-debian/. CI never runs this. CORPUS_SIZE=gpu builds the >= 300 M-token GPU corpus (no subset).
+.PHONY: corpus
+CORPUS_SIZE ?= cpu
+corpus: venv
+	nice -n 10 $(PY) experiments/build_debian_corpus.py --size $(CORPUS_SIZE) $(if $(filter cpu,$(CORPUS_SIZE)),--subset-out data/lm-debian --subset-chars 8000000)
