@@ -24,9 +24,12 @@
 # \qquad \alpha = \frac{2}{3\pi^{3/2}}\,\beta^{1/2}.$$
 #
 # This chapter checks every step of that claim with the model's own losses and with SGLD.
+#
+# The `paper` preset (120 million SGLD chain-steps) takes about 45 minutes on two idle CPU cores;
+# its run is not yet committed (a GPU is recommended).
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": ~1 min on 2 CPU cores; "paper": more chains, draws and temperatures; "smoke": a quick device check
+preset = "ci"  # "ci": ~1 min on 2 CPU cores; "paper": more chains, draws and temperatures (7 β × 8,192 chains × 2,100 steps = 120M SGLD chain-steps, 65× ci: ≈ 45 min on 2 idle CPU cores at the ci run's 49k chain-steps/s; GPU recommended); "smoke": a quick device check
 results_dir = "."
 device = "auto"  # "auto": cuda when available, else cpu
 

@@ -25,9 +25,12 @@
 # This chapter repeats the experiment at sparsity $S = 0.99$ with the exact loss over all input
 # types, over many seeds trained as one batch, and compares it with the same training without
 # patterning.
+#
+# Not yet run at the `paper` preset, so whether the plain pseudo-inverse step controls the 4 → 5
+# branch at the papers' scale is open.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 2 minutes; "paper": the post's scale (more seeds and draws), GPU recommended; "smoke": a quick device check
+preset = "ci"  # "ci": 2 CPU cores, about 2 minutes; "paper": the post's scale (≈ 15× the ci run's SGLD, 7.5× its training: ≈ 8 min on 2 idle CPU cores, estimated from the ci run's cell times), GPU recommended; "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
 device = "auto"  # "auto": cuda when available, else cpu
 
