@@ -38,8 +38,9 @@
 #   chapter cross-checks it against SGLD.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 6 minutes; "paper": longer retraining, bigger probe and pool, more SGLD (GPU recommended)
+preset = "ci"  # "ci": 2 CPU cores, about 6 minutes; "paper": longer retraining, bigger probe and pool, more SGLD (GPU recommended); "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
+device = "auto"  # "auto": cuda when available, else cpu
 
 # %%
 import json
@@ -55,18 +56,22 @@ from patterning_core.lm.heads import (head_param_covariance, leading_order_respo
                                                  linear_susceptibilities)
 from patterning_core.lm.induction import measure_induction
 from patterning_core.lm.patterning import optimizer_state_by_name, retrain, sequence_weights
+from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {
     "ci": dict(probe=32, obs=32, pool=2048, steps=600, sgld_draws=30, sgld_chains=4),
     "paper": dict(probe=128, obs=128, pool=8192, steps=4000, sgld_draws=400, sgld_chains=8),
+    # the paper's chains, the ci's sizes (the repeats-down control needs ~600 retraining steps to show): a quick device check
+    "smoke": dict(probe=32, obs=32, pool=2048, steps=600, sgld_draws=30, sgld_chains=8),
 }
 P = PRESETS[preset]
+device = resolve_device(device)
 GAMMA, NBETA = 100.0, 20.0  # localization and n·β of the posterior (the SGLD settings of the benchmark)
 STRENGTH, MAX_RATIO = 1.5, 4.0  # weights h ∝ exp(±1.5 z), capped at 4× (the paper's weights reach 4×)
 THRESHOLD = 0.06  # "formed": best layer-1 prefix matching ≥ this (uniform attention ≈ 0.023)
 torch.set_num_threads(2)
-print(f"preset={preset!r}: {P}")
+print(f"preset={preset!r}: {P}, device={device}")
 
 # %% [markdown]
 # ## The base run and the induction bump
@@ -86,7 +91,7 @@ prev = np.array([r["previous_token"] for r in trace])  # (evals, L, H) on natura
 drop = np.array([r["loss_drop"] for r in trace])
 models, metas = {}, {}
 for s in (2500, 4000, 5500, 12000):
-    models[s], metas[s] = lm_data.load_checkpoint(f"checkpoints/step{s}.pt")
+    models[s], metas[s] = lm_data.load_checkpoint(f"checkpoints/step{s}.pt", device=device)  # model, probe, optimizer state on the device
 probe_rep = metas[4000]["probe"]  # (32, 64) the base run's repeated-token probe
 remeasured = {s: measure_induction(m.run_with_patterns, probe_rep) for s, m in models.items()}
 IH = int(np.argmax(pm[-1, 1]))  # the induction head: best layer-1 head at the end of the run
@@ -142,10 +147,10 @@ ctx = lm_data.load_contexts(256, 512)
 train_set, held = lm_data.split_contexts(ctx, 0.02, seed=0)  # the base run's split
 g = torch.Generator().manual_seed(1)
 perm = torch.randperm(len(train_set.tokens), generator=g)
-obs = train_set.tokens[perm[: P["obs"]]]  # (obs, 256) observable contexts
-probe = train_set.tokens[perm[P["obs"]: P["obs"] + P["probe"]]]  # (probe, 256) probe contexts
-sgld_set = train_set.tokens[perm[-1024:]]  # the SGLD data
-pool = train_set.tokens[torch.randperm(len(train_set.tokens), generator=torch.Generator().manual_seed(2))[: P["pool"]]]
+obs = train_set.tokens[perm[: P["obs"]]].to(device)  # (obs, 256) observable contexts
+probe = train_set.tokens[perm[P["obs"]: P["obs"] + P["probe"]]].to(device)  # (probe, 256) probe contexts
+sgld_set = train_set.tokens[perm[-1024:]].to(device)  # the SGLD data
+pool = train_set.tokens[torch.randperm(len(train_set.tokens), generator=torch.Generator().manual_seed(2))[: P["pool"]]].to(device)
 model = models[5500]
 n = len(train_set.tokens)
 sgld = SGLDConfig(step_size=3e-4, nbeta=NBETA, gamma=GAMMA, num_chains=P["sgld_chains"], num_draws=P["sgld_draws"],
@@ -155,8 +160,8 @@ lead2 = leading_order_response(model, obs[:2], nbeta=NBETA, gamma=GAMMA, n=n)
 k_sgld = (sampled.cov * lead2.cov).sum(1) / lead2.cov.pow(2).sum(1)  # regression coefficient on ∇φ/γ, per head
 cos = (sampled.cov * lead2.cov).sum(1) / (sampled.cov.norm(dim=1) * lead2.cov.norm(dim=1))
 print("per head: SGLD Cov[φ_c, w_c] = k · ∇φ_c/γ + rest")
-print("  k   =", k_sgld.numpy().round(2))
-print("  cos =", cos.numpy().round(3))
+print("  k   =", k_sgld.cpu().numpy().round(2))
+print("  cos =", cos.cpu().numpy().round(3))
 
 # %% [markdown]
 # The SGLD estimate does contain the leading-order term: its component along $\nabla_c\phi_c/\gamma$ has
@@ -179,12 +184,12 @@ sign = torch.sign(U[ih, :]).clamp(min=-1)  # orient every mode so that the induc
 sign[sign == 0] = 1
 U, Vt = U * sign, Vt * sign[:, None]
 ind_tok = lm_data.induction_pattern_mask(probe)[:, 1:].reshape(-1)  # (tokens,) loss i predicts a repeated bigram
-share = (S**2 / (S**2).sum()).numpy()
+share = (S**2 / (S**2).sum()).cpu().numpy()
 
 
 def auc(v: torch.Tensor, mask: torch.Tensor) -> float:
     """P(loading of an induction-pattern token > loading of another token); ``mask`` marks the former."""
-    return float(mannwhitneyu(v[mask].numpy(), v[~mask].numpy()).statistic / (mask.sum() * (~mask).sum()))
+    return float(mannwhitneyu(v[mask].cpu().numpy(), v[~mask].cpu().numpy()).statistic / (mask.sum() * (~mask).sum()))
 
 
 for j in range(3):
@@ -202,7 +207,7 @@ print(f"PC2's two largest positive loadings: heads {[labels[i] for i in top2]} (
 draws = [dict(seed=1, u2=U[:, 1], auc=auc(Vt[1], ind_tok))]  # the draw above (its modes are already oriented)
 for d in (3, 5, 7, 9):
     pd_ = torch.randperm(len(train_set.tokens), generator=torch.Generator().manual_seed(d))
-    o_d, p_d = train_set.tokens[pd_[: P["obs"]]], train_set.tokens[pd_[P["obs"]: P["obs"] + P["probe"]]]
+    o_d, p_d = train_set.tokens[pd_[: P["obs"]]].to(device), train_set.tokens[pd_[P["obs"]: P["obs"] + P["probe"]]].to(device)
     X_d = linear_susceptibilities(model, leading_order_response(model, o_d, nbeta=NBETA, gamma=GAMMA, n=n), p_d).reshape(8, -1)
     U_d, _, V_d = torch.linalg.svd(X_d / X_d.pow(2).mean(1, keepdim=True).sqrt(), full_matrices=False)
     sgn = 1.0 if U_d[ih, 1] >= 0 else -1.0
@@ -222,19 +227,19 @@ print(f"PC2 pairs PT and IH in {pair_frac:.0%} of draws; AUCs {np.round(aucs, 3)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), gridspec_kw=dict(width_ratios=[1.2, 1, 1.3]))
 w = 0.27
 for j in range(3):
-    axes[0].bar(np.arange(8) + (j - 1) * w, U[:, j].numpy(), w, label=f"PC{j + 1} ({share[j]:.0%})")
+    axes[0].bar(np.arange(8) + (j - 1) * w, U[:, j].cpu().numpy(), w, label=f"PC{j + 1} ({share[j]:.0%})")
 axes[0].set_xticks(range(8), labels)
 axes[0].axhline(0, color="k", lw=0.6)
 axes[0].set(xlabel="head", ylabel="loading", title=f"head loadings (IH {labels[ih]}, PT {labels[pt]})")
 axes[0].legend(fontsize=7)
 for j in range(3):
-    v = Vt[j].numpy() * np.sqrt(Vt.shape[1])
-    axes[1].boxplot([v[ind_tok.numpy()], v[~ind_tok.numpy()]], positions=[3 * j, 3 * j + 1], widths=0.8, showfliers=False)
+    v = Vt[j].cpu().numpy() * np.sqrt(Vt.shape[1])
+    axes[1].boxplot([v[ind_tok.cpu().numpy()], v[~ind_tok.cpu().numpy()]], positions=[3 * j, 3 * j + 1], widths=0.8, showfliers=False)
 axes[1].set_xticks([0, 1, 3, 4, 6, 7], ["PC1\nind.", "PC1\nother", "PC2\nind.", "PC2\nother", "PC3\nind.", "PC3\nother"], fontsize=7)
 axes[1].set(ylabel="token loading (unit rms)", title="induction-pattern tokens vs others")
 b = 0
-im = axes[2].imshow((chi[:, b] / rms[:, None]).numpy(), aspect="auto", cmap="RdBu_r", vmin=-3, vmax=3)
-marks = np.where(ind_tok.reshape(P["probe"], -1)[b].numpy())[0]
+im = axes[2].imshow((chi[:, b] / rms[:, None]).cpu().numpy(), aspect="auto", cmap="RdBu_r", vmin=-3, vmax=3)
+marks = np.where(ind_tok.reshape(P["probe"], -1)[b].cpu().numpy())[0]
 axes[2].plot(marks, np.full(len(marks), 7.6), "k|", ms=4)
 axes[2].set_yticks(range(8), labels)
 axes[2].set(xlabel="position in one probe context (ticks: induction-pattern tokens)", title="χ / head rms")
@@ -257,8 +262,8 @@ fig.tight_layout()
 # %%
 score = -linear_scores(model, lead, (U[:, 1] / rms).double(), pool)  # (pool,) the Induce direction
 rep_frac = lm_data.induction_pattern_mask(pool)[:, 1:].float().mean(1)  # (pool,) diagnostic, not used for weights
-r_score = float(np.corrcoef(score.numpy(), rep_frac.numpy())[0, 1])
-weights = {"Baseline": torch.ones(len(pool)),
+r_score = float(np.corrcoef(score.cpu().numpy(), rep_frac.cpu().numpy())[0, 1])
+weights = {"Baseline": torch.ones(len(pool), device=device),
            "Induce": sequence_weights(score.float(), STRENGTH, MAX_RATIO),
            "Repress": sequence_weights(score.float(), -STRENGTH, MAX_RATIO),
            "control: repeats ↓": sequence_weights(rep_frac, -STRENGTH, MAX_RATIO)}
@@ -289,7 +294,7 @@ formed = dict(zip(names, run.formation_steps(THRESHOLD)))
 late = run.best_l1[:, -3:].mean(1)  # (conditions,) mean of the last three evaluations
 gain = {k: float(late[i] - run.best_l1[i, 0]) for i, k in enumerate(names)}
 for i, k in enumerate(names):
-    print(f"{k:20s} best layer-1 prefix matching {np.round(run.best_l1[i].numpy(), 3).tolist()}  "
+    print(f"{k:20s} best layer-1 prefix matching {np.round(run.best_l1[i].cpu().numpy(), 3).tolist()}  "
           f"formed (≥ {THRESHOLD}) at {formed[k]}, gain {gain[k]:+.3f}, loss drop {float(run.loss_drop[i, -1]):+.2f}")
 
 # %% tags=["hide-input"]
@@ -298,8 +303,8 @@ style = {"Baseline": ("k", "-"), "Induce": ("tab:green", "-"), "Repress": ("tab:
          "control: repeats ↓": ("tab:red", ":")}
 for i, k in enumerate(names):
     c, ls = style[k]
-    axes[0].plot(4000 + run.steps.numpy(), run.best_l1[i].numpy(), color=c, ls=ls, label=k)
-    axes[1].plot(4000 + run.steps.numpy(), run.loss_drop[i].numpy(), color=c, ls=ls, label=k)
+    axes[0].plot(4000 + run.steps.cpu().numpy(), run.best_l1[i].cpu().numpy(), color=c, ls=ls, label=k)
+    axes[1].plot(4000 + run.steps.cpu().numpy(), run.loss_drop[i].cpu().numpy(), color=c, ls=ls, label=k)
 axes[0].plot(steps[(steps >= 4000) & (steps <= 4000 + P["steps"])], pm[(steps >= 4000) & (steps <= 4000 + P["steps"]), 1].max(1),
              color="0.6", lw=3, alpha=0.5, label="offline base run")
 axes[0].axhline(THRESHOLD, color="0.5", lw=0.8)
