@@ -21,9 +21,14 @@
 # susceptibilities at the current weights, re-weight the data to push the posterior towards the
 # target, train, and repeat ({cite}`wang2026patterning`). We also compare when to re-estimate:
 # once, on a clock, or when training stalls.
+#
+# At the `paper` preset (1,024 chains × 200 draws per χ estimate, five seeds per representative
+# target, three seeds for all eleven targets) this chapter does about 15–18 times the SGLD work of
+# the `ci` run shown here, about 70 minutes on two CPU cores; it has not been run yet, and a GPU is
+# recommended.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 4 minutes; "paper": more seeds and posterior draws, GPU recommended; "smoke": a quick device check
+preset = "ci"  # "ci": 2 CPU cores, about 4 minutes; "paper": more seeds and posterior draws (≈ 15–18× the ci run's SGLD work: ≈ 70 min on 2 idle CPU cores, over the hour a CPU run should take), GPU recommended; "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
 device = "auto"  # "auto": cuda when available, else cpu
 
