@@ -29,7 +29,7 @@
 # its run is not yet committed (a GPU is recommended).
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": ~1 min on 2 CPU cores; "paper": more chains, draws and temperatures (7 β × 8,192 chains × 2,100 steps = 120M SGLD chain-steps, 65× ci: ≈ 45 min on 2 idle CPU cores at the ci run's 49k chain-steps/s; GPU recommended); "smoke": a quick device check
+preset = "ci"  # "ci": ~1 min on 2 CPU cores; "paper": more chains, draws and temperatures (7 β × 8,192 chains × 2,100 steps: 120M SGLD chain-steps, 65× ci: ≈ 45 min on 2 idle CPU cores at the 49k chain-steps/s of the ci run; GPU recommended); "smoke": a quick device check
 results_dir = "."
 device = "auto"  # "auto": cuda when available, else cpu
 

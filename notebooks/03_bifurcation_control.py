@@ -30,7 +30,7 @@
 # branch at the papers' scale is open.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 2 minutes; "paper": the post's scale (≈ 15× the ci run's SGLD, 7.5× its training: ≈ 8 min on 2 idle CPU cores, estimated from the ci run's cell times), GPU recommended; "smoke": a quick device check
+preset = "ci"  # "ci": 2 CPU cores, about 2 minutes; "paper": the post's scale (≈ 15× the SGLD of the ci run, 7.5× its training: ≈ 8 min on 2 idle CPU cores, estimated from the cell times of the ci run), GPU recommended; "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
 device = "auto"  # "auto": cuda when available, else cpu
 

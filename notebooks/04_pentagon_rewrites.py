@@ -28,7 +28,7 @@
 # recommended.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 4 minutes; "paper": more seeds and posterior draws (≈ 15–18× the ci run's SGLD work: ≈ 70 min on 2 idle CPU cores, over the hour a CPU run should take), GPU recommended; "smoke": a quick device check
+preset = "ci"  # "ci": 2 CPU cores, about 4 minutes; "paper": more seeds and posterior draws (≈ 15–18× the SGLD work of the ci run: ≈ 70 min on 2 idle CPU cores, over the hour a CPU run should take), GPU recommended; "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
 device = "auto"  # "auto": cuda when available, else cpu
 
