@@ -26,11 +26,17 @@
 # types, over many seeds trained as one batch, and compares it with the same training without
 # patterning.
 #
-# Not yet run at the `paper` preset, so whether the plain pseudo-inverse step controls the 4 → 5
-# branch at the papers' scale is open.
+# At the `paper` preset (50 seeds per gap; run once on 2 CPU cores in 6 minutes, committed in
+# `results/paper/` and shown in the paper column of the {doc}`claims table <../book/claims>`) every
+# claim that holds here holds there, and one verdict differs: the post's plain pseudo-inverse step
+# succeeds on 0.90–0.92 of the seeds of every gap of the 4 → 5 branch (0.80–0.90 here, with 10 seeds
+# per gap), so it clears the 0.9 bar there and misses it here. Its success rate sits at the bar: with
+# 10 seeds per gap one seed decides the verdict (binomial s.e. ≈ 0.1), so the ci verdict of that claim
+# says little; the paper run says the plain step controls the branch about nine times in ten, short
+# of the ten in ten of the step used below.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 2 minutes; "paper": the post's scale (≈ 15× the SGLD of the ci run, 7.5× its training: ≈ 8 min on 2 idle CPU cores, estimated from the cell times of the ci run), GPU recommended; "smoke": a quick device check
+preset = "ci"  # "ci": 2 CPU cores, about 2 minutes; "paper": the post's scale (≈ 15× the SGLD of the ci run, 7.5× its training: 6 min on 2 CPU cores, measured), GPU recommended; "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
 device = "auto"  # "auto": cuda when available, else cpu
 

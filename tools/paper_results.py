@@ -179,8 +179,9 @@ def provenance(device: str, seconds: float, load_start: list[float] | None, comm
 
 
 def commit_state() -> tuple[str, bool, tuple[str, ...]]:
-    """The full commit hash of HEAD, whether tracked files differ from it, and which."""
-    changed = tuple(git("diff", "--name-only", "HEAD").splitlines())
+    """The full commit hash of HEAD, whether tracked files differ from it, and which. The store
+    ``results/paper/`` itself does not count: earlier runs written there change no chapter."""
+    changed = tuple(f for f in git("diff", "--name-only", "HEAD").splitlines() if not f.startswith("results/paper/"))
     return git("rev-parse", "HEAD") or "unknown", bool(changed), changed
 
 
