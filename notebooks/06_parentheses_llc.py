@@ -162,7 +162,8 @@ for name, cfg in checks.items():
     print(f"{name:22s} | {cells[0]:>34s} | {cells[1]:>34s}")
 
 # %% [markdown]
-# The Nested-like solution has the larger LLC at every step size and localization. The estimates
+# The Nested-like solution has the larger LLC at every step size and localization (asserted for
+# the point estimates, and by more than two standard errors at the setting used). The estimates
 # rise slowly with $\varepsilon$ and fall as $\gamma$ grows, because the localization then does part of
 # the loss's work. Read the ordering and the ratio, not the absolute values.
 #
@@ -188,9 +189,11 @@ ax.set(xlabel="OOD balanced rate (0 = Nested, 1 = Equal-Count)", ylabel=r"$\hat\
 fig.tight_layout()
 
 # %% [markdown]
-# The more Nested a solution, the higher its LLC. It also has a higher training loss: Nested-like seeds
-# fit with smaller margins. Both are measured here, and both point the same way. Equal-Count-like
-# solutions are the simpler ones.
+# The more Nested a solution, the higher its LLC (the rank correlation printed above; whether it
+# clears p < 0.05 with this many seeds depends on the run: it did on the machine where this chapter
+# was written and not on the one where CI runs, ρ = −0.59, p = 0.07, so the claim table records it
+# as measured). It also has a higher training loss: Nested-like seeds fit with smaller margins.
+# Equal-Count-like solutions are the simpler ones.
 #
 # ### The free-energy view
 #
@@ -335,11 +338,11 @@ print(f"λ̂(Nested-like seed) − λ̂(Equal-Count-like seed): baseline {d_base
       f"favour nested {d_pat['nested']:+.2f} ± {se['favour nested']:.2f}, favour equal_count {d_pat['equal_count']:+.2f} ± {se['favour equal_count']:.2f}")
 
 # %% [markdown]
-# On the quantity it targets, the Nested direction goes the intended way. After retraining, the LLC
-# difference between the two anchor seeds is smaller than at baseline, by a little less than two
-# standard errors of the difference, which is suggestive but not conclusive. The OOD behaviour of the
-# seeds does not follow. The Equal-Count direction is harder to read.
-# A negative $\hat\lambda$ means that SGLD finds a lower weighted loss right next to the retrained
+# On the quantity it targets, the change is within about two standard errors of the difference in
+# both directions, and its sign depends on the machine: on the one where this chapter was written
+# the Nested direction narrowed the anchors' LLC difference, on the one where CI runs it widened it
+# (+1.23 → +1.38). So it is not conclusive either way. The OOD behaviour of the seeds does not
+# follow. A negative $\hat\lambda$, where one appears, means that SGLD finds a lower weighted loss right next to the retrained
 # point, so that point is not a local minimum of the weighted loss, and its LLC is not defined there.
 #
 # ## A hand-picked comparison
@@ -543,19 +546,19 @@ for label, candidates in (("development", (range(0, 128), range(0, 96), range(0,
 
 # %%
 fit_base = int(fitted.sum())
+lam_separated = check[USED, s_n].mean > check[USED, s_e].mean + 2 * math.hypot(check[USED, s_n].std_err, check[USED, s_e].std_err)
+llc_falls = bool(rho_llc < 0 and p_llc < 0.05)
 assert fit_base >= 20, f"only {fit_base} seeds fit the training set"
 assert len(fd_rows) == 2 * len(groups) and all(abs(float(resp[s].total.sum())) < 1e-6 * max(1.0, rms(resp[s].total) * n) for s in resp), \
     "the full response sums to zero over strings (scaling every weight changes nothing)"
 if STRICT:
     assert base.ood_rate[fitted].min() < 0.15 and base.ood_rate[fitted].max() > 0.6, "seeds should land near both algorithms"
     for name in checks:
-        assert check[name, s_n].mean > check[name, s_e].mean + 2 * math.hypot(check[name, s_n].std_err, check[name, s_e].std_err), name
-    assert rho_llc < 0 and p_llc < 0.05, f"LLC should fall with the OOD rate (ρ = {rho_llc:.2f}, p = {p_llc:.2g})"
+        assert check[name, s_n].mean > check[name, s_e].mean, f"the Nested-like seed should have the larger LLC at {name}"
+    assert lam_separated, "at the SGLD setting used, the Nested-like LLC should exceed the Equal-Count-like one by > 2 s.e."
     assert lo > 0 and (lb - la) * math.log(n) > n * float(base.train_loss[s_n] - base.train_loss[s_e]), "the LLC term should favour Equal-Count and dominate"
     assert gap_test.p < 0.05, f"D_L < 0 strings should favour Nested more than balanced strings do: {gap_test}"
     assert min(fit_pat.values()) >= 0.8 and all(float(w.max() / w.min()) > 10 for w in h.values()), "the intervention should be large and leave the seeds fitting"
-    assert d_pat["nested"] < d_base, "the Nested direction should narrow the anchors' LLC difference (as the text says)"
-    assert after["equal_count", s_n].mean < 0, "the text reads a negative LLC at the retrained Nested-like seed"
     assert naive["balanced"].p < 0.05 or preset != "ci", f"the text reads p < 0.05 for balanced ×4 on the ci seeds: {naive['balanced']}"
     assert naive["unbalanced, D_L < 0"].median_treated > naive["unbalanced, D_L < 0"].median_baseline, "the text says D_L < 0 ×4 moves the rate up"
 moved = {fav: tests[fav].p < 0.05 for fav in tests}
@@ -583,7 +586,7 @@ claims = [
           f"to {float(base.ood_rate[fitted].max()):.2f} (median {float(base.ood_rate[fitted].median()):.2f})", True, float(base.ood_rate[fitted].median())),
     Claim("Nested-like and Equal-Count-like solutions have different LLCs (lower LLC wins the posterior)",
           f"λ̂ {lb:.2f} (Nested-like seed {s_n}) vs {la:.2f} (Equal-Count-like seed {s_e}); Spearman(LLC, OOD rate) = {rho_llc:+.2f} "
-          f"over {len(scan)} seeds (p = {p_llc:.1g}); free-energy log-odds {lo:.1f} in favour of Equal-Count", True, rho_llc),
+          f"over {len(scan)} seeds (p = {p_llc:.1g}); free-energy log-odds {lo:.1f} in favour of Equal-Count", bool(lam_separated and llc_falls), rho_llc),
     Claim("Per-sample susceptibility gap between the two solutions identifies which samples favour which",
           f"D_L < 0 strings favour Nested, balanced strings Equal-Count: {gap_test}", True, gap_test.p),
     Claim("Re-weighting along the gap towards Nested lowers the OOD balanced rate", str(tests["nested"]), moved["nested"], tests["nested"].p),
