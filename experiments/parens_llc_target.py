@@ -89,7 +89,10 @@ def run_arms(seeds: range, arms: list[str], cache: Path) -> None:
 
 # --------------------------------------------------------------------------- anchors and the step
 
-CHI = SGLDConfig(step_size=3e-6, nbeta=5000.0, gamma=1000.0, num_chains=8, num_draws=200, num_burnin=400, thin=2, batch_size=64)  # the chapter's χ settings, 20 % shorter
+CHI_CHAPTER = SGLDConfig(step_size=3e-6, nbeta=5000.0, gamma=1000.0, num_chains=8, num_draws=200, num_burnin=400, thin=2, batch_size=64)  # the chapter's χ settings, 20 % shorter: the first sign check (anchors_chapter_sgld.json)
+# Amendment 1 of PREREGISTRATION.md: ε = 3e-6 is unstable at the refined Nested-like anchors (per-chain λ̂ up to 5,499);
+# ε = 1e-6 keeps every chain near the anchor. Burn-in one relaxation time 1/(εγ) = 1,000 steps.
+CHI = SGLDConfig(step_size=1e-6, nbeta=5000.0, gamma=1000.0, num_chains=8, num_draws=300, num_burnin=1000, thin=2, batch_size=64)
 REFINE = TrainConfig(steps=300, lr=1e-3, batch_size=None, log_every=100)  # full-batch Adam from the trained seed
 DELTA = 0.5  # group perturbation of the finite-difference sign check: weights 1.5 on the group
 N_ANCHORS = 5  # per kind
@@ -133,16 +136,18 @@ def anchor(cache: Path, k: int) -> None:
     draws = sample(base, per_sample_loss, batch, config=CHI, params=p, seed=3, keep_probe_traces=True, keep_obs_traces=False, progress=False)
     anchor_ell = per_string_loss({n_: v[None] for n_, v in p.items()}, data.train.tokens, data.train.labels)[0]
     r = llc_response(draws.probe_trace, anchor_ell, CHI.nbeta)
-    lam0 = llc(draws).mean  # the minibatch estimate; the perturbed runs below use the same seed (common random numbers)
+    lam0 = llc(draws)  # the minibatch estimate; the perturbed runs below use the same seed (common random numbers)
     fd = {}
     for name, mask in string_groups(data.train).items():
         h = group_perturbation(mask, DELTA)
         run = sample(base, per_sample_loss, batch, config=CHI, params=p, seed=3, weights=h.float(), probe=False, keep_obs_traces=False, progress=False)
         pred, pred_se = directional(r, h - 1)
         cov_only = float(r.covariance @ (h - 1))
-        fd[name] = {"measured": llc(run).mean - lam0, "predicted": pred, "predicted_se": pred_se, "covariance_only": cov_only}
+        paired = llc(run).per_chain - lam0.per_chain  # (chains,) chain c of both runs shares its noise
+        fd[name] = {"measured": float(paired.mean()), "measured_se": float(paired.std(unbiased=True) / paired.shape[0] ** 0.5),
+                    "predicted": pred, "predicted_se": pred_se, "covariance_only": cov_only}
         print(k, name, fd[name], flush=True)
-    torch.save({"seed": a["seeds"][k], "response": r._asdict(), "anchor_ell": anchor_ell, "lam0": lam0, "fd": fd,
+    torch.save({"seed": a["seeds"][k], "response": r._asdict(), "anchor_ell": anchor_ell, "lam0": lam0.mean, "fd": fd, "sgld": vars(CHI),
                 "wall_s": time.time() - t0}, cache / f"anchor_{k}.pt")
 
 
