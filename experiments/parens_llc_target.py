@@ -12,7 +12,7 @@ of one seed range share the initialisations and the minibatch order, so per-seed
 * ``anchors`` — from the development baseline (seeds 0:128, parameters cached under ``--cache``), the
   5 most Nested-like and 5 most Equal-Count-like fitted seeds, refined by full-batch Adam until the
   training loss is well below 1e-2; SGLD at each gives λ̂ and the full response dλ/dh
-  (:func:`patterning_core.parens.response.llc_response`); then the group-level finite-difference sign
+  (:func:`patterning_core.llc.llc_response`); then the group-level finite-difference sign
   check with common random numbers. Writes ``results/parens/anchors.json``.
 * ``step`` — the patterning step dh = χ†dμ on the anchors' response rows, aimed at Δ(λ_N − λ_EC),
   and the dose ladder of weights; writes ``results/parens/step.json``.
@@ -58,7 +58,7 @@ from patterning_core.parens.llc_target import (DATA_CONFIG, SETTING, arm_weights
                                                per_string_loss, seed_range)
 from patterning_core.parens.model import per_sample_loss
 from patterning_core.parens.patterning import STUCK, base_model, classify, extremes, init_seeds, score, string_groups, train_seeds
-from patterning_core.parens.response import directional, free_energy_response, llc_response
+from patterning_core.llc import directional, free_energy_response, llc_response
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "parens"

@@ -12,7 +12,7 @@ and are imported by their path: :mod:`patterning_core.tms` (toy model of superpo
 (parentheses). No core module imports a family; no family imports another.
 """
 from .devices import DeviceMismatchError, check_device, resolve_device
-from .llc import LLCResult, llc, llc_from_losses
+from .llc import LLCResponse, LLCResult, llc, llc_from_losses, llc_response
 from .modes import Modes, modes
 from .patterning import PatterningStep, patterning_step, reweight
 from .sgld import Samples, SGLDConfig, SGLDDivergenceError, sample, sgld_step
@@ -21,7 +21,7 @@ from .training import TrainConfig, TrainResult, init_params, train
 
 __all__ = [
     "DeviceMismatchError", "check_device", "resolve_device",
-    "LLCResult", "llc", "llc_from_losses", "Modes", "modes", "PatterningStep", "patterning_step", "reweight",
+    "LLCResponse", "LLCResult", "llc", "llc_from_losses", "llc_response", "Modes", "modes", "PatterningStep", "patterning_step", "reweight",
     "Samples", "SGLDConfig", "SGLDDivergenceError", "sample", "sgld_step", "Susceptibilities", "susceptibilities",
     "susceptibilities_from_stats", "susceptibilities_from_traces", "TrainConfig", "TrainResult", "init_params", "train",
 ]

@@ -10,7 +10,7 @@ import torch
 
 from patterning_core.parens.data import ParensDataConfig, from_strings, make_parens_data
 from patterning_core.parens.llc_target import (beats_permuted, compare_arms, control_weights, dose_weights, group_perturbation,
-                                               load_arm, outcome_classes, permuted, seed_range)
+                                               load_arm, outcome_classes, permuted, seed_range, sign_gate)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -63,3 +63,23 @@ def test_load_arm_needs_every_chunk_and_compare_arms_pairs_seeds(tmp_path):
     assert outcome_classes(torch.tensor([0.05, 0.36, 0.7])).tolist() == [0, 1, 2]
     perm = dict(row, changes=torch.tensor([0.1, 0.0, -0.05, 0.2, 0.05]))
     assert beats_permuted(row, perm, "less") < 0.05
+
+
+def row(pred, pred_se, meas, meas_se=None, cov=0.0):
+    r = {"predicted": pred, "predicted_se": pred_se, "measured": meas, "covariance_only": cov}
+    if meas_se is not None:
+        r["measured_se"] = meas_se
+    return r
+
+
+def test_sign_gate_counts_resolved_predictions_and_contradictions():
+    good = [row(1.0, 0.1, 0.5, 0.1, cov=-1.0) for _ in range(9)] + [row(-1.0, 0.1, -0.2, 0.1)]
+    g = sign_gate(good + [row(0.01, 0.1, -0.3, 0.1)])  # one unresolved wrong prediction does not count against it
+    assert (g.n, g.right, g.right_covariance, g.resolved, g.resolved_right, g.contradictions) == (11, 10, 2, 10, 10, 0)  # covariance term 0 counts as "not positive"
+    assert g.passed
+    assert not sign_gate(good[:9]).passed  # fewer than 10 resolved predictions
+    wrong_unresolved = good[:8] + [row(1.0, 0.1, -0.01, 0.1)] * 2  # 8/10 right, the 2 wrong ones measured inside noise
+    assert sign_gate(wrong_unresolved).passed and not sign_gate(wrong_unresolved, share=0.9).passed
+    contradicted = good + [row(1.0, 0.1, -1.0, 0.1)]  # 10/11 right but one resolved contradiction
+    assert sign_gate(contradicted).contradictions == 1 and not sign_gate(contradicted).passed
+    assert sign_gate([row(1.0, 0.1, -1.0)] + good).contradictions == 0  # no measured_se: never a contradiction

@@ -9,12 +9,14 @@ Helpers for ``experiments/parens_llc_target.py`` and chapter 6:
   the first-token shortcut: a string starting with ``)`` is unbalanced under Nested at once);
 * :func:`outcome_classes` - Nested-like / hybrid / Equal-Count-like by the OOD rate (the readout is
   trimodal: 0, about 0.365 = "equal counts and starts with '('", 1);
-* :func:`group_perturbation`, :func:`dose_weights`, :func:`permuted` - the weightings of the runs.
+* :func:`group_perturbation`, :func:`dose_weights`, :func:`permuted` - the weightings of the runs;
+* :func:`sign_gate` - the pre-registered sign check of the anchors' predicted Δλ̂ against finite differences.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -177,3 +179,29 @@ def fit_accuracy(params: Params, data: ParensData, weights: Tensor | None, setti
     tokens, labels = data.train.tokens[keep.to(data.train.tokens.device)], data.train.labels[keep.to(data.train.labels.device)]
     with torch.no_grad():
         return accuracy(stacked_logits(base, params, tokens), labels).cpu()
+
+
+class SignGate(NamedTuple):
+    """The sign check of amendment 1 (``results/parens/PREREGISTRATION.md``) over group perturbations."""
+
+    n: int  # perturbations checked
+    right: int  # full response has the sign of the measured Δλ̂
+    right_covariance: int  # the covariance term alone has it
+    resolved: int  # predictions larger than ``z`` standard errors
+    resolved_right: int  # of those, right
+    contradictions: int  # prediction and measurement both beyond ``z`` s.e., opposite signs
+    passed: bool  # resolved >= min_resolved, resolved_right >= share·resolved, no contradiction
+
+
+def sign_gate(rows: list[dict], z: float = 2.0, min_resolved: int = 10, share: float = 0.8) -> SignGate:
+    """Score finite-difference rows ``{"predicted", "predicted_se", "covariance_only", "measured"[, "measured_se"]}``.
+
+    A row without ``measured_se`` (the first check) can never be a resolved contradiction.
+    """
+    right = lambda v, key: (v[key] > 0) == (v["measured"] > 0)
+    res = [v for v in rows if abs(v["predicted"]) > z * v["predicted_se"]]
+    contra = [v for v in res if "measured_se" in v and abs(v["measured"]) > z * v["measured_se"] and not right(v, "predicted")]
+    res_right = sum(right(v, "predicted") for v in res)
+    ok = len(res) >= min_resolved and res_right >= share * len(res) and not contra
+    return SignGate(len(rows), sum(right(v, "predicted") for v in rows), sum(right(v, "covariance_only") for v in rows),
+                    len(res), res_right, len(contra), bool(ok))

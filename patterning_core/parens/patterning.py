@@ -35,11 +35,10 @@ import torch
 from scipy.stats import mannwhitneyu, wilcoxon
 from torch import Tensor
 
-from ..llc import LLCResult, llc, llc_from_losses
+from ..llc import LLCResponse, LLCResult, llc, llc_from_losses, llc_response
 from .model import ParensTransformer, ParensTransformerConfig, accuracy, balanced_rate, per_sample_loss, stacked_logits
 from .data import ParensBatch, ParensData, depth_profile
 from ..patterning import reweight
-from .response import LLCResponse, llc_response
 from ..sgld import SGLDConfig, sample
 from ..susceptibility import susceptibilities_from_traces
 from ..training import TrainConfig, init_params, train

@@ -1,4 +1,4 @@
-"""Tests of the full LLC response to per-sample weights (patterning_core.parens.response, issue 18):
+"""Tests of the full LLC response to per-sample weights (patterning_core.llc.llc_response, issue 18):
 the known answer for a Gaussian posterior (zero for a quadratic basin without localization, the
 closed form's gradient with it) and finite differences with common random numbers on a singular model."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from patterning_core import SGLDConfig, llc, sample
-from patterning_core.parens.response import directional, free_energy_response, llc_response
+from patterning_core.llc import directional, free_energy_response, llc_response
 from patterning_core.toy import quadratic_posterior
 
 pytestmark = pytest.mark.usefixtures("one_thread")
