@@ -38,7 +38,7 @@
 #   chapter cross-checks it against SGLD.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 6 minutes; "paper": longer retraining, bigger probe and pool, more SGLD (GPU recommended); "smoke": a quick device check
+preset = "ci"  # "ci": 2 CPU cores, about 6 minutes; "paper": longer retraining, bigger probe and pool, more SGLD (6.7× the retraining steps, 4× the pool and probe, 27× the SGLD chain-draws of ci; not run yet: hours on 2 CPU cores by that scaling of the ci run, so a GPU); "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
 device = "auto"  # "auto": cuda when available, else cpu
 
