@@ -55,7 +55,7 @@ from lm_leverage import capped_mean_one, induction_share  # noqa: E402
 from train_lm_base import evaluate, git_revision, make_optimizer  # noqa: E402
 
 from patterning_core.lm import data as lm_data  # noqa: E402
-from patterning_core.lm.induction import formation_step, repeated_random_tokens  # noqa: E402
+from patterning_core.lm.induction import formation_step, prefix_matching_score, repeated_random_tokens  # noqa: E402
 from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer, per_token_loss  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,6 +219,7 @@ def run(cfg: ControlConfig, conditions: list[str], seeds: list[int], out: Path) 
 
 
 SECONDARY = (0.05, 0.1)  # lower thresholds reported beside the primary one (fixed before any weighted run)
+TAIL = 1000  # steps averaged for the smoothed endpoints of report() (chosen after seed 0, when no run had formed)
 
 
 def _step_or_censored(trajectory: list[dict], threshold: float, steps: int) -> str:
@@ -226,22 +227,43 @@ def _step_or_censored(trajectory: list[dict], threshold: float, steps: int) -> s
     return str(s) if s is not None else f"> {steps}"
 
 
+def tail_mean(run: dict, key: str, last_steps: int = TAIL) -> float:
+    """Mean of ``key`` over the evaluations in the last ``last_steps`` steps of a run (a smoothed endpoint)."""
+    rows = [r for r in run["trajectory"] if r["step"] > run["steps"] - last_steps]
+    return sum(r[key] for r in rows) / len(rows)
+
+
+def uniform_attention_pm(half_len: int) -> float:
+    """Prefix-matching score of uniform causal attention on a probe ``[r, r]`` with distinct ``r``
+    (the chance level, :math:`\\approx \\frac1N\\sum_{t=N}^{2N-1} \\frac{1}{t+1}`)."""
+    r = torch.arange(half_len)
+    tokens = torch.cat([r, r])[None]  # (1, 2N)
+    T = tokens.shape[1]
+    causal = torch.ones(T, T).tril()  # (T, T)
+    return float(prefix_matching_score((causal / causal.sum(-1, keepdim=True))[None], tokens))
+
+
 def report(path: Path) -> str:
     """Markdown table condition x seed: formation steps (primary and :data:`SECONDARY` thresholds),
-    final and largest best layer-1 prefix matching, final in-context loss drop, drawn share."""
+    best layer-1 prefix matching (final, largest, mean over the last :data:`TAIL` steps), in-context
+    loss drop and held-out loss on induction-pattern tokens (last :data:`TAIL` steps), drawn share."""
     res = json.loads(path.read_text())
     thr = res["config"]["threshold"]
     cols = [f"formation @ {t}" for t in (thr, *SECONDARY)]
     lines = ["| condition | seed | share ratio | drawn share | " + " | ".join(cols) +
-             " | final best L1 PM | max best L1 PM | final loss drop |",
-             "|---|---|---|---|" + "---|" * len(cols) + "---|---|---|"]
+             f" | final best L1 PM | max best L1 PM | best L1 PM, last {TAIL} | loss drop, last {TAIL} | "
+             f"held-out loss on induction tokens, last {TAIL} |",
+             "|---|---|---|---|" + "---|" * len(cols) + "---|---|---|---|---|"]
+    chance = uniform_attention_pm(res["config"]["probe_half_len"])
     for name in CONDITIONS:
         for seed, r in sorted(res["runs"].get(name, {}).items(), key=lambda kv: int(kv[0])):
             tr = r["trajectory"]
             form = " | ".join(_step_or_censored(tr, t, r["steps"]) for t in (thr, *SECONDARY))
             lines.append(f"| {name} | {seed} | {r['weights']['share_ratio']:.2f}x | {r['drawn_share']:.3f} | {form} | "
-                         f"{r['final_pm_l1_best']:.3f} | {max(x['pm_l1_best'] for x in tr):.3f} | {r['final_loss_drop']:+.2f} |")
-    return "\n".join(lines)
+                         f"{r['final_pm_l1_best']:.3f} | {max(x['pm_l1_best'] for x in tr):.3f} | "
+                         f"{tail_mean(r, 'pm_l1_best'):.4f} | {tail_mean(r, 'loss_drop'):+.3f} | "
+                         f"{tail_mean(r, 'heldout_loss_induction_tokens'):.3f} |")
+    return "\n".join(lines) + f"\n\nBest L1 PM of uniform causal attention on this probe (chance): {chance:.4f}.\n"
 
 
 def main(argv: list[str] | None = None) -> None:

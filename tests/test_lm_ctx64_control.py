@@ -53,3 +53,11 @@ def test_shuffled_is_a_permutation_of_oracle_up():
     assert torch.equal(condition_weights("baseline", shares, cfg, seed=0), torch.ones(500, dtype=torch.float64))
     with pytest.raises(ValueError, match="condition"):
         condition_weights("induce", shares, cfg, seed=0)
+
+
+def test_uniform_attention_chance_level_matches_the_closed_form():
+    from lm_ctx64_control import uniform_attention_pm
+
+    n = 32
+    closed = sum(1.0 / (t + 1) for t in range(n, 2 * n)) / n  # query t >= N has one target, weight 1/(t+1)
+    assert uniform_attention_pm(n) == pytest.approx(closed, rel=1e-6)
