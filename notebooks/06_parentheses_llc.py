@@ -597,7 +597,9 @@ def step_claim(label: str, fav: str) -> tuple[str, bool, float]:
     """The pre-registered test of one direction on one seed set (primary dose), as text, verdict and p."""
     row, pb = table.get((label, f"step_{fav}_0.69")), table.get((label, f"beats_perm_{fav}"))
     if row is None:
-        return f"not run on the {label} seeds (shared-CPU budget)", False, float("nan")
+        gate = gates.get("retuned")
+        why = "the pre-registered sign-check gate failed at the anchors" if gate is not None and not gate.passed else "shared-CPU budget"
+        return f"not run on the {label} seeds ({why})", False, float("nan")
     sign = -1 if fav == "nested" else 1
     ok = controls_ok and row["p"] < ALPHA and sign * (row["median_treated"] - row["median_baseline"]) >= 0.05 and pb is not None and pb < ALPHA
     return (f"{label}: n {row['n']}, median {row['median_baseline']:.3f} → {row['median_treated']:.3f}, Wilcoxon p = {row['p']:.2g}, "
