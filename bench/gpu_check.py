@@ -214,7 +214,9 @@ def throughput(device: torch.device, quick: bool) -> list[dict]:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    from tools.paper_results import cpu_model  # the model name from /proc/cpuinfo (platform.processor() is often empty)
+
+    return f"CPU: {cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
 def _num(x: float) -> str:
@@ -232,7 +234,8 @@ def table(rows: list[dict], device: torch.device, quick: bool) -> str:
     if device.type == "cuda":
         lines.append(f"* CPU rows: the same machine's {device_name(torch.device('cpu'))}")
     lines.append(f"* load average when the table was written: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
-                 "(CPU rows measured under a higher load are slower by about that factor)")
+                 "(CPU rows measured while other processes use the cores can be many times slower: torch's threads "
+                 "wait for each other; with 2 threads and one core busy, 60× slower measured for TMS at 16 chains)")
     lines += ["", "*chain-steps/s*: SGLD steps times chains per second of `sample()` (minibatch, no probe, no burn-in, after a "
               "warm-up call); *tokens/s*: chain-steps/s times the next-token losses of one minibatch. *path*: `native` = the "
               "chain-stacked model (no `vmap`, attention through `scaled_dot_product_attention`), `vmap` = one chain's "

@@ -153,6 +153,24 @@ def stage(chapters: list[str]) -> None:
         add_run_box(STAGE / "notebooks" / f"{name}.ipynb", run_box(name, timings[name], stored))
     (STAGE / "book" / "claims.md").write_text(claims_table.render(chapters, RESULTS))
     (STAGE / "book" / "_chapters.md").write_text(claims_table.chapter_list(chapters, RESULTS))
+    (STAGE / "book" / "throughput.md").write_text(throughput_page())
+
+
+def throughput_page(bench: Path = ROOT / "bench" / "results") -> str:
+    """The book's throughput page: ``bench/results/gpu.md`` (``make gpu-check`` on a CUDA machine) and
+    ``cpu.md`` (``bench/gpu_check.py --device cpu``), each as committed, one heading level down."""
+    parts = ["# SGLD throughput by device\n",
+             "Chain-steps per second of `sample()` for TMS and the attention-only language model, by chain count "
+             "and path, as written by `bench/gpu_check.py` on the machine named in each table.\n"]
+    for name, missing in (("gpu.md", "No GPU table is committed yet: `make gpu-check` on a CUDA machine writes "
+                                     "`bench/results/gpu.md`, and the next book build shows it here."),
+                          ("cpu.md", "No CPU table is committed yet (`bench/gpu_check.py --device cpu --skip tests chapters`).")):
+        f = bench / name
+        if f.exists():
+            parts.append("\n".join("#" + line if line.startswith("#") else line for line in f.read_text().splitlines()))
+        else:
+            parts.append(missing)
+    return "\n\n".join(parts) + "\n"
 
 
 def main() -> int:
