@@ -63,6 +63,7 @@ def llc(samples) -> LLCResult:
         raise TypeError(f"llc() takes the Samples that sample() returned, got {type(samples).__name__}")
     return llc_from_losses(samples.loss_trace, samples.anchor_loss, samples.config.nbeta)
 
+
 # --------------------------------------------------------------------------- the response of λ̂ to per-sample weights
 
 
