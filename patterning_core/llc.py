@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from .checks import check_finite, check_number, check_tensor
+from .devices import check_device
 
 
 class LLCResult(NamedTuple):
@@ -99,10 +100,10 @@ def llc_response(ell: Tensor, anchor_ell: Tensor, nbeta: float, weights: Tensor 
         raise ValueError(f"anchor_ell must have shape ({n},) to match ell {tuple(ell.shape)}, got {tuple(anchor_ell.shape)}")
     if not nbeta > 0:
         raise ValueError(f"nbeta must be > 0, got {nbeta}")
-    h = torch.ones(n, dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64).cpu()
-    if h.shape != (n,) or (h < 0).any() or not torch.isfinite(h).all() or h.sum() <= 0:
-        raise ValueError(f"weights must be finite, non-negative, not all zero, of shape ({n},); got shape {tuple(h.shape)}")
-    ell, anchor_ell = ell.double().cpu(), anchor_ell.double().cpu()
+    dev = ell.device  # everything is computed where the traces live
+    check_device("anchor_ell", anchor_ell.device, dev, "ell")
+    h = _weights(weights, n, dev)
+    ell, anchor_ell = ell.double(), anchor_ell.double()
     beta = nbeta / float(h.sum())
     loss = ell @ h / h.sum()  # (chains, draws) L_h at every draw
     anchor_loss = anchor_ell @ h / h.sum()
@@ -114,14 +115,15 @@ def llc_response(ell: Tensor, anchor_ell: Tensor, nbeta: float, weights: Tensor 
     total_c = covariance_c + direct_c
     lam_c = nbeta * (loss.mean(1) - anchor_loss)  # (chains,)
     c = ell.shape[0]
-    se = total_c.std(0, unbiased=True) / c**0.5 if c > 1 else torch.full((n,), float("nan"), dtype=torch.float64)
+    se = total_c.std(0, unbiased=True) / c**0.5 if c > 1 else torch.full((n,), float("nan"), dtype=torch.float64, device=dev)
     lam_se = float(lam_c.std(unbiased=True) / c**0.5) if c > 1 else float("nan")
     return LLCResponse(total_c.mean(0), covariance_c.mean(0), direct_c.mean(0), se, float(lam_c.mean()), lam_se, total_c)
 
 
 def directional(response: LLCResponse, dh: Tensor) -> tuple[float, float]:
     r"""Predicted first-order change :math:`\sum_i \partial\hat\lambda/\partial h_i\,dh_i` and its standard error over chains."""
-    per = response.per_chain @ dh.double().cpu()  # (chains,)
+    check_device("dh", dh.device, response.per_chain.device, "the response")
+    per = response.per_chain @ dh.double()  # (chains,)
     c = per.shape[0]
     return float(per.mean()), float(per.std(unbiased=True) / c**0.5) if c > 1 else float("nan")
 
@@ -133,9 +135,17 @@ def free_energy_response(anchor_ell: Tensor, n: int, weights: Tensor | None = No
     :math:`\log n\cdot\partial\hat\lambda/\partial h_i` it gives the response of
     :math:`F = nL_h(w^*) + \hat\lambda\log n` (Watanabe 2009).
     """
-    m = anchor_ell.shape[-1]
-    h = torch.ones(m, dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64).cpu()
-    if h.shape != (m,):
-        raise ValueError(f"weights must have shape ({m},), got {tuple(h.shape)}")
-    a = anchor_ell.double().cpu()
+    h = _weights(weights, anchor_ell.shape[-1], anchor_ell.device)
+    a = anchor_ell.double()
     return n * (a - a @ h / h.sum()) / h.sum()
+
+
+def _weights(weights: Tensor | None, n: int, device: torch.device) -> Tensor:
+    """``(n,)`` float64 weights on ``device`` (ones by default); refuses bad ones and a device mismatch by name."""
+    if weights is None:
+        return torch.ones(n, dtype=torch.float64, device=device)
+    h = torch.as_tensor(weights, dtype=torch.float64, device=weights.device if isinstance(weights, Tensor) else device)
+    check_device("weights", h.device, device, "the losses")
+    if h.shape != (n,) or (h < 0).any() or not torch.isfinite(h).all() or h.sum() <= 0:
+        raise ValueError(f"weights must be finite, non-negative, not all zero, of shape ({n},); got shape {tuple(h.shape)}")
+    return h

@@ -114,3 +114,17 @@ def test_free_energy_response_sums_to_zero_and_checks_shapes():
         llc_response(torch.zeros(2, 5, 3), torch.zeros(4), 10.0)
     with pytest.raises(ValueError, match="ell must"):
         llc_response(torch.zeros(5, 3), torch.zeros(3), 10.0)
+
+
+def test_llc_response_stays_on_the_traces_device_and_names_a_mismatch():
+    from patterning_core import DeviceMismatchError
+
+    ell = torch.rand(3, 5, 4)  # (chains, draws, n)
+    r = llc_response(ell, torch.zeros(4), nbeta=10.0)
+    assert r.total.device == ell.device and r.per_chain.shape == (3, 4)
+    with pytest.raises(DeviceMismatchError, match="anchor_ell is on meta but ell is on cpu"):
+        llc_response(ell, torch.zeros(4, device="meta"), nbeta=10.0)
+    with pytest.raises(DeviceMismatchError, match="weights is on meta"):
+        llc_response(ell, torch.zeros(4), nbeta=10.0, weights=torch.ones(4, device="meta"))
+    with pytest.raises(DeviceMismatchError, match="dh is on meta"):
+        directional(r, torch.ones(4, device="meta"))
