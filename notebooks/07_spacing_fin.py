@@ -40,7 +40,7 @@
 # the base model, not less.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about two minutes; "paper": the whole held-out probe and an SGLD cross-check (GPU recommended); "smoke": a quick device check
+preset = "ci"  # "ci": 2 CPU cores, about two minutes; "paper": the whole held-out probe (150 contexts) and an SGLD cross-check on 8 contexts (not run yet: on 2 idle CPU cores the probe part took about 2 min, the cross-check was still running after 27 min when the 35-min limit stopped the run, so a GPU); "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
 device = "auto"  # "auto": cuda when available, else cpu
 
