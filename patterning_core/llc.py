@@ -98,8 +98,7 @@ def llc_response(ell: Tensor, anchor_ell: Tensor, nbeta: float, weights: Tensor 
     n = ell.shape[-1]
     if anchor_ell.shape != (n,):
         raise ValueError(f"anchor_ell must have shape ({n},) to match ell {tuple(ell.shape)}, got {tuple(anchor_ell.shape)}")
-    if not nbeta > 0:
-        raise ValueError(f"nbeta must be > 0, got {nbeta}")
+    check_number("nbeta", nbeta, positive=True)
     dev = ell.device  # everything is computed where the traces live
     check_device("anchor_ell", anchor_ell.device, dev, "ell")
     h = _weights(weights, n, dev)
