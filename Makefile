@@ -3,7 +3,8 @@
 #   make test   unit tests, slow tests, then the notebooks, the book, its offline and browser checks
 # Other targets: venv, notebooks, chapter NAME=... [PRESET=ci|paper|smoke] [DEVICE=auto|cpu|cuda],
 #   paper NAME=... [DEVICE=...] (run one chapter at the paper preset and commit-ready store it in
-#   results/paper/), paper-all, gpu-check (on a CUDA machine), corpus, bench, chromium, browser, clean.
+#   results/paper/), paper-all, gpu-check (on a CUDA machine), corpus, lm-retraining, lm-ctx64-long, bench, chromium,
+#   browser, clean.
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -90,6 +91,24 @@ bench: venv
 .PHONY: gpu-check
 gpu-check: venv
 	$(PY) bench/gpu_check.py --device cuda
+
+# Chapter 5's offline retraining (issue 17; about 45 wall-minutes on 2 CPU cores, not part of `make test`):
+# the step-4000 checkpoint as branch point, chapter 5's method at it (PC2 weights), then six weightings x
+# three batch orders, 4,000 steps each, two processes -> results/lm/ctx256_branch_{1,2}.json (+ _pc2_step4000.json).
+LM256 := --data-dir data/lm --n-ctx 256 --batch-size 8
+LMBRANCH := $(LM256) --start-step 4000 --base ctx256_branch --base-seed 0 --max-steps 8000 --threshold 0.3 --seeds 0 1 2
+.PHONY: lm-retraining lm-ctx64-long
+lm-retraining: venv
+	$(PY) experiments/lm_ctx64_control.py run $(LM256) --import-checkpoint checkpoints/step4000.pt --out results/lm/ctx256_branch.json
+	nice -n 10 $(PY) experiments/lm_ctx64_pc2.py --base ctx256_branch --step 4000 --data-dir data/lm --n-ctx 256 --ih 1 --pt 1
+	nice -n 10 $(PY) experiments/lm_ctx64_control.py run $(LMBRANCH) --conditions baseline oracle_up oracle_down --out results/lm/ctx256_branch_1.json & \
+	nice -n 10 $(PY) experiments/lm_ctx64_control.py run $(LMBRANCH) --conditions shuffled induce repress --out results/lm/ctx256_branch_2.json & \
+	wait
+	$(PY) experiments/lm_ctx64_control.py report --out results/lm/ctx256_branch_1.json results/lm/ctx256_branch_2.json --secondary 0.1 0.15
+
+# The 64-token baseline for 30,000 steps (about 16 CPU-minutes) -> results/lm/ctx64_long.json
+lm-ctx64-long: venv
+	nice -n 10 $(PY) experiments/lm_ctx64_control.py run --conditions baseline --seeds 0 --max-steps 30000 --save-every 1000 --out results/lm/ctx64_long.json
 
 # Issue 17's corpus from pinned Debian 12 packages: apt-get download (~290 MB) into
 # ~/.cache/patterning-corpus, the >= 50 M-token CPU build there, and the frozen subset committed

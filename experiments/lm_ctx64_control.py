@@ -51,16 +51,17 @@ from typing import NamedTuple
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lm_leverage import capped_mean_one, induction_share  # noqa: E402
 from train_lm_base import evaluate, git_revision, make_optimizer  # noqa: E402
 
 from patterning_core.lm import data as lm_data  # noqa: E402
+from patterning_core.lm.leverage import induction_share, oracle_weights, resample_indices  # noqa: E402,F401
 from patterning_core.lm.induction import formation_step, prefix_matching_score, repeated_random_tokens  # noqa: E402
 from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer, per_token_loss  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "lm" / "ctx64_control.json"
 CONDITIONS = ("baseline", "oracle_up", "oracle_down", "shuffled")
+PC2_CONDITIONS = ("induce", "repress")  # chapter 5's method: weights from lm_ctx64_pc2.py (branch runs only)
 
 
 @dataclass(frozen=True)
@@ -114,15 +115,6 @@ def load_pool(cfg: ControlConfig) -> Pool:
     return Pool(train.tokens, induction_share(train.tokens), held.tokens[: cfg.n_heldout], probe, kinds)
 
 
-def oracle_weights(shares: torch.Tensor, sign: float, strength: float, cap: tuple[float, float]) -> torch.Tensor:
-    """:math:`w \\propto \\exp(\\mathrm{sign} \\cdot \\mathrm{strength} \\cdot z)`, ``z`` the standardised
-    share, clipped to ``cap`` and renormalised to mean one. ``shares``: ``(N,)`` -> ``(N,)`` float64."""
-    if not shares.std() > 0:
-        raise ValueError("shares must not be constant (the standardised share is undefined)")
-    z = (shares - shares.mean()) / shares.std()  # (N,)
-    return capped_mean_one(torch.exp(sign * strength * z).double(), *cap)
-
-
 def condition_weights(name: str, shares: torch.Tensor, cfg: ControlConfig, seed: int) -> torch.Tensor:
     """Mean-one sampling weights ``(N,)`` of condition ``name`` (one of :data:`CONDITIONS`)."""
     if name == "baseline":
@@ -135,20 +127,54 @@ def condition_weights(name: str, shares: torch.Tensor, cfg: ControlConfig, seed:
     raise ValueError(f"condition must be one of {CONDITIONS}, got {name!r}")
 
 
-def resample_indices(weights: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-    """``batch_size`` context indices drawn with replacement, :math:`P(i) = w_i / \\sum_j w_j` -- ``(B,)`` int64."""
-    if weights.dim() != 1 or not bool((weights >= 0).all()) or not weights.sum() > 0:
-        raise ValueError("weights must be a 1-D tensor of non-negative numbers with a positive sum")
-    return torch.multinomial(weights, batch_size, replacement=True, generator=generator)
+CHECKPOINTS = ROOT / "_build" / "lm_ctx64"  # model + optimizer states of long runs (not committed)
 
 
-def train_condition(cfg: ControlConfig, pool: Pool, weights: torch.Tensor, seed: int, log: bool = True) -> dict:
-    """Train from the ``seed`` initialisation with batches resampled by ``weights``; the trajectory."""
+def checkpoint_path(tag: str, seed: int, step: int) -> Path:
+    return CHECKPOINTS / f"{tag}_seed{seed}_step{step}.pt"
+
+
+def pc2_weights_path(base: str, step: int) -> Path:
+    """Where ``lm_ctx64_pc2.py`` stores the Induce / Repress weights computed at ``base``'s checkpoint ``step``."""
+    return CHECKPOINTS / f"pc2_weights_{base}_step{step}.pt"
+
+
+def import_checkpoint(name: str, data_dir: str, cfg: ControlConfig, tag: str, seed: int) -> int:
+    """Save a committed checkpoint of ``experiments/train_lm_base.py`` (model and AdamW state, e.g.
+    chapter 5's ``checkpoints/step4000.pt``) as the branch point :func:`checkpoint_path` ``(tag, seed, step)``;
+    its warm-up is over, so the schedule resumes at its constant rate. Returns the step."""
+    model, meta = lm_data.load_checkpoint(name, ROOT / data_dir)
+    if meta["model_config"]["n_ctx"] != cfg.model.n_ctx:
+        raise ValueError(f"{name} has n_ctx {meta['model_config']['n_ctx']}, the run {cfg.model.n_ctx}")
+    step = int(meta["step"])
+    opt, sched = make_optimizer(AttnOnlyTransformer(replace(cfg.model, fused_attention=True), seed=seed), cfg)
+    opt.load_state_dict(meta["optimizer_state"])
+    for _ in range(cfg.warmup):  # a schedule past its warm-up: factor 1
+        sched.step()
+    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step},
+               checkpoint_path(tag, seed, step))
+    return step
+
+
+def train_condition(cfg: ControlConfig, pool: Pool, weights: torch.Tensor, seed: int, log: bool = True,
+                    start: Path | None = None, save_every: int = 0, tag: str = "") -> dict:
+    """Train from the ``seed`` initialisation (or from the checkpoint ``start``: model, optimizer and
+    schedule of a baseline run, the batch generator re-seeded by ``seed`` so that branches differ
+    only in their weights) with batches resampled by ``weights``; the trajectory. Every
+    ``save_every`` steps (0: never) the state is saved to :func:`checkpoint_path` ``(tag, seed, step)``."""
     model = AttnOnlyTransformer(replace(cfg.model, fused_attention=True), seed=seed)
     opt, sched = make_optimizer(model, cfg)
-    gen = torch.Generator().manual_seed(seed)
-    trajectory = [{"step": 0, "train_seconds": 0.0, **evaluate(model, pool.probe, pool.held)}]
-    drawn_share, elapsed, formed, step = 0.0, 0.0, None, 0
+    step = 0
+    if start is not None:
+        state = torch.load(start, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step = int(state["step"])
+    gen = torch.Generator().manual_seed(seed + (1_000_003 * step if start is not None else 0))
+    trajectory = [{"step": step, "train_seconds": 0.0, **evaluate(model, pool.probe, pool.held)}]
+    drawn_share, elapsed, formed, first = 0.0, 0.0, None, step
     while step < cfg.max_steps and (formed is None or step < formed + cfg.steps_after_formation):
         t0 = time.time()
         idx = resample_indices(weights, cfg.batch_size, gen)  # (B,)
@@ -160,16 +186,20 @@ def train_condition(cfg: ControlConfig, pool: Pool, weights: torch.Tensor, seed:
         step += 1
         elapsed += time.time() - t0
         drawn_share += float(pool.shares[idx].mean())
+        if save_every and step % save_every == 0:
+            CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step},
+                       checkpoint_path(tag, seed, step))
         if step % cfg.eval_every == 0:
             row = {"step": step, "train_seconds": round(elapsed, 2), "train_loss": float(loss.detach()),
-                   "drawn_share": drawn_share / step, **evaluate(model, pool.probe, pool.held)}
+                   "drawn_share": drawn_share / (step - first), **evaluate(model, pool.probe, pool.held)}
             trajectory.append(row)
             formed = formation_step([r["step"] for r in trajectory], [r["pm_l1_best"] for r in trajectory], cfg.threshold)
             if log:
                 print(f"  step {step:5d} {elapsed:6.0f}s loss {row['train_loss']:.3f} held {row['heldout_loss']:.3f} "
                       f"prev-L0 {row['prev_l0_best']:.2f} PM-L1 {row['pm_l1_best']:.3f} drop {row['loss_drop']:+.3f}", flush=True)
-    return {"formation_step": formed, "steps": step, "train_seconds": round(elapsed, 1),
-            "steps_per_second": step / elapsed, "drawn_share": drawn_share / step,
+    return {"formation_step": formed, "steps": step, "start_step": first, "train_seconds": round(elapsed, 1),
+            "steps_per_second": (step - first) / elapsed, "drawn_share": drawn_share / (step - first),
             "final_pm_l1_best": trajectory[-1]["pm_l1_best"], "final_loss_drop": trajectory[-1]["loss_drop"],
             "trajectory": trajectory}
 
@@ -199,17 +229,32 @@ def load_results(path: Path, cfg: ControlConfig) -> dict:
     return res
 
 
-def run(cfg: ControlConfig, conditions: list[str], seeds: list[int], out: Path) -> None:
+def run(cfg: ControlConfig, conditions: list[str], seeds: list[int], out: Path, start_step: int = 0,
+        save_every: int = 0, base: str = "", base_seed: int | None = None) -> None:
     pool = load_pool(cfg)
     res = load_results(out, cfg)
     res["pool"] = {"train_contexts": len(pool.train), "heldout_evaluated": len(pool.held), "contexts_by_kind_before_drop": pool.kinds,
                    "mean_share": float(pool.shares.mean()), "probe_shape": list(pool.probe.shape)}
+    if start_step:
+        res["branch"] = {"base": base or out.stem, "base_seed": base_seed, "start_step": start_step}
     for seed in seeds:
         for name in conditions:
-            w = condition_weights(name, pool.shares, cfg, seed)
+            if name in PC2_CONDITIONS:
+                src = pc2_weights_path(base or out.stem, start_step)
+                if not src.exists():
+                    raise FileNotFoundError(f"no PC2 weights {src}: run experiments/lm_ctx64_pc2.py --step {start_step} first")
+                w = torch.load(src, weights_only=True)[name].double()
+                if w.shape != pool.shares.shape:
+                    raise ValueError(f"PC2 weights have shape {tuple(w.shape)}, the pool {tuple(pool.shares.shape)}")
+            else:
+                w = condition_weights(name, pool.shares, cfg, seed)
             print(f"{name} seed {seed}: share ratio {weight_summary(pool.shares, w)['share_ratio']:.2f}x", flush=True)
             t0 = time.time()
-            r = train_condition(cfg, pool, w, seed)
+            start = checkpoint_path(base or out.stem, seed if base_seed is None else base_seed, start_step) if start_step else None
+            if start is not None and not start.exists():
+                raise FileNotFoundError(f"no checkpoint {start}: run the baseline with --save-every first")
+            r = train_condition(cfg, pool, w, seed, start=start, save_every=save_every if name == "baseline" else 0,
+                                tag=out.stem)
             res["runs"].setdefault(name, {})[str(seed)] = {**r, "weights": weight_summary(pool.shares, w),
                                                           "provenance": provenance(time.time() - t0)}
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -243,22 +288,41 @@ def uniform_attention_pm(half_len: int) -> float:
     return float(prefix_matching_score((causal / causal.sum(-1, keepdim=True))[None], tokens))
 
 
-def report(path: Path) -> str:
-    """Markdown table condition x seed: formation steps (primary and :data:`SECONDARY` thresholds),
+def merged_runs(paths: list[Path]) -> tuple[dict, dict]:
+    """The config (the same in every file, else an error) and the runs of several result files, merged."""
+    config, runs = None, {}
+    for path in paths:
+        res = json.loads(path.read_text())
+        if config is not None and res["config"] != config:
+            raise ValueError(f"{path} was written with another config than {paths[0]}")
+        config = res["config"]
+        for name, by_seed in res["runs"].items():
+            runs.setdefault(name, {}).update(by_seed)
+    return config, runs
+
+
+def formation(run: dict, threshold: float) -> int | None:
+    """First evaluated step whose best layer-1 prefix matching reaches ``threshold`` (None: not in the run)."""
+    tr = run["trajectory"]
+    return formation_step([r["step"] for r in tr], [r["pm_l1_best"] for r in tr], threshold)
+
+
+def report(paths: list[Path], secondary: tuple[float, ...] = SECONDARY) -> str:
+    """Markdown table condition x seed: formation steps (primary and ``secondary`` thresholds),
     best layer-1 prefix matching (final, largest, mean over the last :data:`TAIL` steps), in-context
     loss drop and held-out loss on induction-pattern tokens (last :data:`TAIL` steps), drawn share."""
-    res = json.loads(path.read_text())
-    thr = res["config"]["threshold"]
-    cols = [f"formation @ {t}" for t in (thr, *SECONDARY)]
+    config, runs = merged_runs(paths)
+    thr = config["threshold"]
+    cols = [f"formation @ {t}" for t in (thr, *secondary)]
     lines = ["| condition | seed | share ratio | drawn share | " + " | ".join(cols) +
              f" | final best L1 PM | max best L1 PM | best L1 PM, last {TAIL} | loss drop, last {TAIL} | "
              f"held-out loss on induction tokens, last {TAIL} |",
              "|---|---|---|---|" + "---|" * len(cols) + "---|---|---|---|---|"]
-    chance = uniform_attention_pm(res["config"]["probe_half_len"])
-    for name in CONDITIONS:
-        for seed, r in sorted(res["runs"].get(name, {}).items(), key=lambda kv: int(kv[0])):
+    chance = uniform_attention_pm(config["probe_half_len"])
+    for name in CONDITIONS + PC2_CONDITIONS:
+        for seed, r in sorted(runs.get(name, {}).items(), key=lambda kv: int(kv[0])):
             tr = r["trajectory"]
-            form = " | ".join(_step_or_censored(tr, t, r["steps"]) for t in (thr, *SECONDARY))
+            form = " | ".join(_step_or_censored(tr, t, r["steps"]) for t in (thr, *secondary))
             lines.append(f"| {name} | {seed} | {r['weights']['share_ratio']:.2f}x | {r['drawn_share']:.3f} | {form} | "
                          f"{r['final_pm_l1_best']:.3f} | {max(x['pm_l1_best'] for x in tr):.3f} | "
                          f"{tail_mean(r, 'pm_l1_best'):.4f} | {tail_mean(r, 'loss_drop'):+.3f} | "
@@ -269,20 +333,36 @@ def report(path: Path) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("action", choices=("run", "report"))
-    p.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
+    p.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS + PC2_CONDITIONS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--max-steps", type=int, default=ControlConfig.max_steps, help="censor runs not formed by then")
     p.add_argument("--threshold", type=float, default=ControlConfig.threshold, help="formation threshold, best L1 PM")
     p.add_argument("--lr", type=float, default=ControlConfig.lr, help="AdamW peak learning rate")
     p.add_argument("--batch-size", type=int, default=ControlConfig.batch_size, help="contexts per step")
-    p.add_argument("--out", default=str(OUT))
+    p.add_argument("--data-dir", default=ControlConfig.data_dir, help="corpus directory (relative to the repository)")
+    p.add_argument("--eval-every", type=int, default=ControlConfig.eval_every, help="steps between evaluations")
+    p.add_argument("--import-checkpoint", default="", help="save this committed checkpoint (e.g. checkpoints/step4000.pt) as a branch point and stop")
+    p.add_argument("--n-ctx", type=int, default=64, help="context length (the leverage falls as it grows: results/lm/README.md)")
+    p.add_argument("--out", nargs="+", default=[str(OUT)], help="result file (report: several are merged)")
+    p.add_argument("--secondary", nargs="+", type=float, default=list(SECONDARY), help="report: further formation thresholds")
+    p.add_argument("--save-every", type=int, default=0, help="baseline runs save their state every this many steps")
+    p.add_argument("--start-step", type=int, default=0, help="branch from the baseline checkpoint at this step")
+    p.add_argument("--base-seed", type=int, default=None, help="seed of the baseline run to branch from (default: each run's own seed)")
+    p.add_argument("--base", default="", help="stem of the --out file whose baseline saved the checkpoints (default: this --out)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     if args.action == "report":
-        print(report(Path(args.out)))
+        print(report([Path(x) for x in args.out], tuple(args.secondary)))
         return
-    cfg = ControlConfig(max_steps=args.max_steps, threshold=args.threshold, lr=args.lr, batch_size=args.batch_size)
-    run(cfg, args.conditions, args.seeds, Path(args.out))
+    cfg = ControlConfig(max_steps=args.max_steps, threshold=args.threshold, lr=args.lr, batch_size=args.batch_size,
+                        data_dir=args.data_dir, eval_every=args.eval_every)
+    if args.n_ctx != cfg.model.n_ctx:  # the same probe ([r, r], |r| = 32) at every context length
+        cfg = replace(cfg, model=replace(cfg.model, n_ctx=args.n_ctx))
+    if args.import_checkpoint:
+        step = import_checkpoint(args.import_checkpoint, cfg.data_dir, cfg, args.base or Path(args.out[0]).stem, args.base_seed or 0)
+        print(f"{args.import_checkpoint} -> branch point at step {step}")
+        return
+    run(cfg, args.conditions, args.seeds, Path(args.out[0]), args.start_step, args.save_every, args.base, args.base_seed)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from pathlib import Path
 import torch
 
 from patterning_core.lm import data as lm_data
+from patterning_core.lm.leverage import capped_mean_one, extreme_weights, induction_share, weighted_share  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_debian_corpus import sample_docs, subset_docs  # noqa: E402  (the builder's path-hash draws)
@@ -51,51 +52,6 @@ QUANTILES = (0.0, 0.1, 0.5, 0.9, 1.0)  # reported quantiles of the per-context s
 W_LO, W_HI = 0.25, 4.0  # the weight cap of issue 17
 ORACLE_STRENGTH = 1.5  # exp(±1.5 z), the chapter's weight form
 POOL = 2048  # contexts in chapter 5's retraining pool
-CHUNK = 512  # contexts per induction-mask call (memory: CHUNK * T^2 bools)
-
-
-def induction_share(tokens: torch.Tensor) -> torch.Tensor:
-    """Per-context share of induction-pattern tokens among positions ``1..T-1``: ``(N,)`` float64.
-
-    ``tokens``: ``(N, T)`` int64.
-    """
-    out = [lm_data.induction_pattern_mask(tokens[i : i + CHUNK])[:, 1:].double().mean(1)
-           for i in range(0, len(tokens), CHUNK)]
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
-
-
-def extreme_weights(scores: torch.Tensor, lo: float, hi: float, up: bool) -> torch.Tensor:
-    """Mean-one weights in ``[lo, hi]`` that maximise (``up``) or minimise ``sum_i w_i scores_i``.
-
-    The linear programme's optimum is the greedy fill: every weight starts at ``lo``, and the
-    remaining budget ``N (1 - lo)`` goes in steps of ``hi - lo`` to the highest (``up``) or lowest
-    scores, one context receiving the fractional remainder. ``scores``: ``(N,)`` -> ``(N,)``.
-    """
-    if not lo <= 1.0 <= hi:
-        raise ValueError(f"need lo <= 1 <= hi for mean-one weights, got lo={lo}, hi={hi}")
-    n = len(scores)
-    order = torch.argsort(scores, descending=up, stable=True)
-    w = torch.full((n,), lo, dtype=torch.float64)
-    budget = n * (1.0 - lo)
-    full = int(budget // (hi - lo))
-    w[order[:full]] = hi
-    if full < n:
-        w[order[full]] += budget - full * (hi - lo)
-    return w
-
-
-def capped_mean_one(raw: torch.Tensor, lo: float, hi: float, iters: int = 100) -> torch.Tensor:
-    """Positive weights rescaled to mean one and clipped to ``[lo, hi]``, alternately until both hold."""
-    w = raw / raw.mean()
-    for _ in range(iters):
-        w = (w / w.mean()).clamp(lo, hi)
-        if abs(float(w.mean()) - 1.0) < 1e-9:
-            break
-    return w
-
-
-def weighted_share(scores: torch.Tensor, w: torch.Tensor) -> float:
-    return float((w * scores).sum() / w.sum())
 
 
 def leverage(scores: torch.Tensor) -> dict:

@@ -1,0 +1,154 @@
+"""Chapter 5's method in the 64-token setting: per-head susceptibilities, PC2, Induce / Repress weights.
+
+Issue 17. The model is a checkpoint of the long baseline run of ``lm_ctx64_control.py`` (``--base``,
+``--step``: at or just before onset). As in chapter 5:
+
+* per-head susceptibilities at leading order (``heads.leading_order_response`` and
+  ``heads.linear_susceptibilities``: :math:`\\chi_{c,i} \\to -\\frac{\\beta}{\\gamma}\\nabla_c\\phi_c\\cdot\\nabla_c\\ell_i`,
+  :math:`\\phi_c` the mean loss on ``obs`` observable contexts, :math:`i` every next-token loss of ``probe``
+  probe contexts), head-normalised (each row to unit rms) and decomposed by SVD, every mode oriented
+  so that the induction head (IH: the best layer-1 prefix-matching head at the end of the long run)
+  loads positively; the previous-token head (PT) is the layer-0 head attending most to :math:`t-1` there;
+* this is repeated on ``draws`` independent draws of observable and probe contexts (the issue's
+  "PC2 averaged over ≥ 5 draws"): per draw, which heads are PC2's two largest positive loadings and the
+  AUC of induction-pattern tokens on PC2's token loadings (0.5: no separation); the same for PC1..PC4,
+  to report which mode pairs PT and IH if PC2 does not;
+* the Induce score of every training context is :math:`z_s = -\\sum_c (u_{2,c}/\\mathrm{rms}_c)\\chi_{c,s}`
+  (``heads.linear_scores``), standardised per draw and **averaged over the draws**; Induce / Repress
+  weights are ``sequence_weights(z, ±1.5, 4)`` (mean one in :math:`[1/4, 4]`, the oracle's form), so
+  the comparison with the oracle (``w ∝ exp(±1.5 z_share)`` in the same cap) is like for like.
+
+The scores never see which tokens repeat; their correlation with the true induction share and the
+token-weighted share ratio they reach are reported as diagnostics (the PC2 effect as a fraction of
+the oracle's leverage). Output: ``results/lm/<base>_pc2_step<step>.json`` (small, with provenance) and the
+weights, one per training context, in ``_build/lm_ctx64/pc2_weights_<base>_step<step>.pt`` for
+``lm_ctx64_control.py run --conditions induce repress``.
+
+Usage::
+
+    nice -n 10 .venv/bin/python experiments/lm_ctx64_pc2.py --base ctx64_long --step 8000
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import mannwhitneyu
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lm_ctx64_control import (CHECKPOINTS, ControlConfig, checkpoint_path, load_pool, oracle_weights,  # noqa: E402
+                              pc2_weights_path, provenance, weight_summary)
+
+from patterning_core.lm import data as lm_data  # noqa: E402
+from patterning_core.lm.heads import leading_order_response, linear_scores, linear_susceptibilities  # noqa: E402
+from patterning_core.lm.model import AttnOnlyTransformer  # noqa: E402
+from patterning_core.lm.patterning import sequence_weights  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NBETA, GAMMA = 20.0, 100.0  # chapter 5's posterior (n·β, localization)
+STRENGTH, MAX_RATIO = 1.5, 4.0  # chapter 5's weight form: exp(±1.5 z) in [1/4, 4]
+
+
+def auc(v: torch.Tensor, mask: torch.Tensor) -> float:
+    """P(loading of a marked token > loading of an unmarked one): the Mann–Whitney AUC."""
+    return float(mannwhitneyu(v[mask].numpy(), v[~mask].numpy()).statistic / (int(mask.sum()) * int((~mask).sum())))
+
+
+def circuit_heads(run: dict) -> tuple[int, int]:
+    """(IH, PT) at the end of a run: best layer-1 prefix-matching head, best layer-0 previous-token head."""
+    last = run["trajectory"][-1]
+    return int(np.argmax(last["prefix_matching"][1])), int(np.argmax(last["previous_token"][0]))
+
+
+def modes(model: AttnOnlyTransformer, obs: torch.Tensor, probe: torch.Tensor, n: int, ih_row: int):
+    """Head-normalised SVD of the leading-order χ; modes oriented so that row ``ih_row`` loads ≥ 0."""
+    lead = leading_order_response(model, obs, nbeta=NBETA, gamma=GAMMA, n=n)
+    X = linear_susceptibilities(model, lead, probe).reshape(len(lead.heads), -1)  # (heads, tokens)
+    rms = X.pow(2).mean(1).sqrt()  # (heads,)
+    U, S, Vt = torch.linalg.svd(X / rms[:, None], full_matrices=False)
+    sign = torch.where(U[ih_row] >= 0, 1.0, -1.0).to(U.dtype)  # (modes,)
+    return lead, rms, U * sign, S, Vt * sign[:, None]
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--base", default="ctx64_long", help="stem of the long baseline run's JSON in results/lm/")
+    p.add_argument("--seed", type=int, default=0, help="seed of that baseline run")
+    p.add_argument("--step", type=int, required=True, help="checkpoint step (at or just before onset)")
+    p.add_argument("--draws", type=int, default=5, help="independent draws of observable and probe contexts")
+    p.add_argument("--obs", type=int, default=64, help="observable contexts per draw")
+    p.add_argument("--probe", type=int, default=64, help="probe contexts per draw")
+    p.add_argument("--data-dir", default=ControlConfig.data_dir, help="corpus directory (relative to the repository)")
+    p.add_argument("--n-ctx", type=int, default=64, help="context length of the model")
+    p.add_argument("--ih", type=int, default=None, help="layer-1 induction head (default: from the base run's JSON)")
+    p.add_argument("--pt", type=int, default=None, help="layer-0 previous-token head (default: from the base run's JSON)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    t0 = time.time()
+    cfg = ControlConfig(data_dir=args.data_dir)
+    cfg = replace(cfg, model=replace(cfg.model, n_ctx=args.n_ctx))
+    pool = load_pool(cfg)
+    if args.ih is None or args.pt is None:
+        IH, PT = circuit_heads(json.loads((ROOT / "results" / "lm" / f"{args.base}.json").read_text())["runs"]["baseline"][str(args.seed)])
+    else:
+        IH, PT = args.ih, args.pt
+    model = AttnOnlyTransformer(replace(cfg.model, fused_attention=False), seed=args.seed)  # forward-mode AD needs the explicit attention
+    model.load_state_dict(torch.load(checkpoint_path(args.base, args.seed, args.step), weights_only=True)["model"])
+    labels = [f"{l}.{h}" for l in range(cfg.model.n_layers) for h in range(cfg.model.n_heads)]
+    ih, pt = cfg.model.n_heads + IH, PT  # rows of the two heads
+    n = len(pool.train)
+    draws, score = [], torch.zeros(n, dtype=torch.float64)
+    for d in range(args.draws):
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(100 + d))
+        obs, probe = pool.train[perm[: args.obs]], pool.train[perm[args.obs: args.obs + args.probe]]
+        lead, rms, U, S, Vt = modes(model, obs, probe, n, ih)
+        ind_tok = lm_data.induction_pattern_mask(probe)[:, 1:].reshape(-1)  # (tokens,)
+        per_mode = []
+        for j in range(4):
+            top = U[:, j].argsort(descending=True)[:2].tolist()
+            per_mode.append({"mode": j + 1, "variance_share": float(S[j] ** 2 / (S**2).sum()),
+                             "loadings": dict(zip(labels, [round(x, 4) for x in U[:, j].tolist()])),
+                             "top2": [labels[i] for i in top], "pairs_pt_ih": set(top) == {ih, pt},
+                             "auc_induction_tokens": auc(Vt[j], ind_tok)})
+        z = -linear_scores(model, lead, (U[:, 1] / rms).double(), pool.train)  # (n,) the Induce direction
+        score += (z - z.mean()) / z.std() / args.draws
+        draws.append({"draw": d, "modes": per_mode, "corr_score_share": float(np.corrcoef(z.numpy(), pool.shares.numpy())[0, 1])})
+        print(f"draw {d}: " + "; ".join(f"PC{m['mode']} top {m['top2']} AUC {m['auc_induction_tokens']:.3f}" for m in per_mode)
+              + f"; corr(score, share) {draws[-1]['corr_score_share']:+.3f}", flush=True)
+    w = {"induce": sequence_weights(score, STRENGTH, MAX_RATIO), "repress": sequence_weights(score, -STRENGTH, MAX_RATIO)}
+    oracle = {s: weight_summary(pool.shares, oracle_weights(pool.shares, sgn, cfg.oracle_strength, cfg.weight_cap))
+              for s, sgn in (("oracle_up", 1.0), ("oracle_down", -1.0))}
+    pc2 = [x["modes"][1] for x in draws]
+    summary = {
+        "base": args.base, "seed": args.seed, "step": args.step, "data_dir": args.data_dir, "n_ctx": args.n_ctx, "induction_head": labels[ih], "previous_token_head": labels[pt],
+        "obs": args.obs, "probe": args.probe, "nbeta": NBETA, "gamma": GAMMA, "strength": STRENGTH, "max_ratio": MAX_RATIO,
+        "draws": draws,
+        "pc2_pairs_fraction": float(np.mean([m["pairs_pt_ih"] for m in pc2])),
+        "pc2_auc_median": float(np.median([m["auc_induction_tokens"] for m in pc2])),
+        "pairing_fraction_by_mode": {f"PC{j + 1}": float(np.mean([x["modes"][j]["pairs_pt_ih"] for x in draws])) for j in range(4)},
+        "corr_mean_score_share": float(np.corrcoef(score.numpy(), pool.shares.numpy())[0, 1]),
+        "weights": {k: weight_summary(pool.shares, v) for k, v in w.items()}, "oracle": oracle,
+        "provenance": provenance(time.time() - t0),
+    }
+    up, down = summary["weights"]["induce"]["share_ratio"], summary["weights"]["repress"]["share_ratio"]
+    summary["pc2_fraction_of_oracle_leverage"] = {
+        "induce": (up - 1) / (oracle["oracle_up"]["share_ratio"] - 1),
+        "repress": (1 - down) / (1 - oracle["oracle_down"]["share_ratio"])}
+    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
+    torch.save({"induce": w["induce"], "repress": w["repress"], "score": score}, pc2_weights_path(args.base, args.step))
+    out = ROOT / "results" / "lm" / f"{args.base}_pc2_step{args.step}.json"
+    out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"IH {labels[ih]}, PT {labels[pt]}; PC2 pairs them in {summary['pc2_pairs_fraction']:.0%} of draws, median AUC "
+          f"{summary['pc2_auc_median']:.3f}; pairing by mode {summary['pairing_fraction_by_mode']}; corr(mean score, share) "
+          f"{summary['corr_mean_score_share']:+.3f}; share ratio Induce {up:.2f}x / Repress {down:.2f}x (oracle "
+          f"{oracle['oracle_up']['share_ratio']:.2f}x / {oracle['oracle_down']['share_ratio']:.2f}x) -> {out}")
+
+
+if __name__ == "__main__":
+    main()
