@@ -513,28 +513,24 @@ INTENDED.update({f"{kind}_{fav}_{dose}": ("less" if fav == "nested" else "greate
                  for kind in ("step", "perm") for fav in ("nested", "ec") for dose in ("0.35", "0.69", "1.6")})
 
 
-def seed_set(candidates):
-    """The largest of ``candidates`` whose baseline is committed in full."""
+def paired(arm, candidates):
+    """The largest of ``candidates`` on which ``arm`` and the baseline are both committed in full."""
     for r in candidates:
-        b = load_arm(RESULTS, "baseline", r)
-        if b is not None:
-            return r, b
-    return None, None
+        b, t = load_arm(RESULTS, "baseline", r), load_arm(RESULTS, arm, r)
+        if b is not None and t is not None:
+            return r, b, t
+    return None, None, None
 
 
 table = {}
 for label, candidates in (("development", (range(0, 128), range(0, 96), range(0, 64), range(0, 32))),
-                          ("held-out", (range(1000, 1256), range(1000, 1128), range(1000, 1064)))):
-    seeds, b = seed_set(candidates)
-    if seeds is None:
-        print(f"{label}: no committed baseline")
-        continue
+                          ("held-out", (range(1000, 1256), range(1000, 1128), range(1000, 1096), range(1000, 1064), range(1000, 1032)))):
     for arm, alt in INTENDED.items():
-        t = load_arm(RESULTS, arm, seeds)
-        if t is not None:
-            table[label, arm] = compare_arms(b, t, alt)
+        seeds, b, t = paired(arm, candidates)
+        if seeds is not None:
+            table[label, arm] = {**compare_arms(b, t, alt), "seeds": seeds}
     for arm in [a for (lab, a) in table if lab == label]:
-        row = table[label, arm]
+        row, seeds = table[label, arm], table[label, arm]["seeds"]
         sh = lambda v: "/".join(f"{x:.2f}" for x in v)
         print(f"{label} seeds {seeds.start}-{seeds.stop - 1} {arm:15s} ({INTENDED[arm]}): n {row['n']}, median {row['median_baseline']:.3f} → "
               f"{row['median_treated']:.3f}, median change {row['median_change']:+.3f}, mean {row['mean_change']:+.3f}, "
@@ -542,7 +538,7 @@ for label, candidates in (("development", (range(0, 128), range(0, 96), range(0,
               f"{sh(row['shares_treated'])}; '('-first OOD mean change {row['open_mean_change']:+.3f} (p = {row['p_open']:.2g})")
     for fav in ("nested", "ec"):
         s_arm, p_arm = f"step_{fav}_0.69", f"perm_{fav}_0.69"
-        if (label, s_arm) in table and (label, p_arm) in table:
+        if (label, s_arm) in table and (label, p_arm) in table and table[label, s_arm]["seeds"] == table[label, p_arm]["seeds"]:
             pb = beats_permuted(table[label, s_arm], table[label, p_arm], INTENDED[s_arm])
             table[label, f"beats_perm_{fav}"] = pb
             print(f"{label}: step {fav} vs its permuted control, one-sided Mann-Whitney p = {pb:.2g}")
@@ -566,8 +562,13 @@ for label, candidates in (("development", (range(0, 128), range(0, 96), range(0,
 #   provenance, how far the pre-registered programme got on the shared CPUs: the positive controls
 #   replicate on development and held-out seeds (the setting has leverage); at 10 converged anchors with
 #   stable SGLD the full response points the right way more often than the covariance term, but its
-#   predictions are too noisy at 8 chains to pass the pre-registered gate, so the step was not trained.
-#   A step that was not run is reported as not run, and no claim below rests on it.
+#   predictions are too noisy at 8 chains to pass the pre-registered gate. By the pre-registration the
+#   method therefore fails at its first step. For the record (Amendment 2, written before any step arm
+#   ran) the primary-dose step and its permuted controls were then trained on the 128 held-out seeds:
+#   the step towards Nested moved the OOD rate the *wrong* way (up, towards Equal-Count, in 78 of 113
+#   fitted seeds), the step towards Equal-Count did not raise it, and neither beat its permuted control,
+#   while both positive controls replicated on the same seeds. So the linearised LLC response, at
+#   this budget, points the re-weighting in a direction that SGD training does not follow.
 
 # %%
 fit_base = int(fitted.sum())
@@ -598,12 +599,15 @@ def step_claim(label: str, fav: str) -> tuple[str, bool, float]:
     row, pb = table.get((label, f"step_{fav}_0.69")), table.get((label, f"beats_perm_{fav}"))
     if row is None:
         gate = gates.get("retuned")
-        why = "the pre-registered sign-check gate failed at the anchors" if gate is not None and not gate.passed else "shared-CPU budget"
+        why = ("the pre-registered sign-check gate failed at the anchors; Amendment 2 trains the step on held-out seeds only"
+               if gate is not None and not gate.passed else "shared-CPU budget")
         return f"not run on the {label} seeds ({why})", False, float("nan")
+    gate = gates.get("retuned")
+    after_gate = " — trained after the sign-check gate failed (Amendment 2: for the record)" if gate is not None and not gate.passed else ""
     sign = -1 if fav == "nested" else 1
     ok = controls_ok and row["p"] < ALPHA and sign * (row["median_treated"] - row["median_baseline"]) >= 0.05 and pb is not None and pb < ALPHA
-    return (f"{label}: n {row['n']}, median {row['median_baseline']:.3f} → {row['median_treated']:.3f}, Wilcoxon p = {row['p']:.2g}, "
-            f"beats permuted p = {pb if pb is None else f'{pb:.2g}'}, controls replicate: {controls_ok}"), ok, row["p"]
+    return (f"{label} seeds {row['seeds'].start}–{row['seeds'].stop - 1}: n {row['n']}, median {row['median_baseline']:.3f} → {row['median_treated']:.3f}, Wilcoxon p = {row['p']:.2g}, "
+            f"beats permuted p = {pb if pb is None else f'{pb:.2g}'}, controls replicate: {controls_ok}{after_gate}"), ok, row["p"]
 
 
 # %%
