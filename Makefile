@@ -92,19 +92,24 @@ bench: venv
 gpu-check: venv
 	$(PY) bench/gpu_check.py --device cuda
 
-# Chapter 5's offline retraining (issue 17; about 45 wall-minutes on 2 CPU cores, not part of `make test`):
+# Chapter 5's offline retraining (issue 17; about 90 wall-minutes on 2 CPU cores, not part of `make test`):
 # the step-4000 checkpoint as branch point, chapter 5's method at it (PC2 weights), then six weightings x
-# three batch orders, 4,000 steps each, two processes -> results/lm/ctx256_branch_{1,2}.json (+ _pc2_step4000.json).
+# three batch orders, 4,000 steps each, two processes, then PC2 of the SGLD response (8 chains/head x 200 draws) and its
+# two weightings -> results/lm/ctx256_branch_{1,2,3,4}.json, ctx256_branch_pc2_step4000{,_sgld}.json.
 LM256 := --data-dir data/lm --n-ctx 256 --batch-size 8
 LMBRANCH := $(LM256) --start-step 4000 --base ctx256_branch --base-seed 0 --max-steps 8000 --threshold 0.3 --seeds 0 1 2
 .PHONY: lm-retraining lm-ctx64-long
 lm-retraining: venv
 	$(PY) experiments/lm_ctx64_control.py run $(LM256) --import-checkpoint checkpoints/step4000.pt --out results/lm/ctx256_branch.json
 	nice -n 10 $(PY) experiments/lm_ctx64_pc2.py --base ctx256_branch --step 4000 --data-dir data/lm --n-ctx 256 --ih 1 --pt 1
+	nice -n 10 $(PY) experiments/lm_ctx64_pc2.py --base ctx256_branch --step 4000 --data-dir data/lm --n-ctx 256 --ih 1 --pt 1 --sgld-chains 8 --sgld-draws 200 --obs 16
 	nice -n 10 $(PY) experiments/lm_ctx64_control.py run $(LMBRANCH) --conditions baseline oracle_up oracle_down --out results/lm/ctx256_branch_1.json & \
 	nice -n 10 $(PY) experiments/lm_ctx64_control.py run $(LMBRANCH) --conditions shuffled induce repress --out results/lm/ctx256_branch_2.json & \
 	wait
-	$(PY) experiments/lm_ctx64_control.py report --out results/lm/ctx256_branch_1.json results/lm/ctx256_branch_2.json --secondary 0.1 0.15
+	nice -n 10 $(PY) experiments/lm_ctx64_control.py run $(LMBRANCH) --conditions induce_sgld --out results/lm/ctx256_branch_3.json & \
+	nice -n 10 $(PY) experiments/lm_ctx64_control.py run $(LMBRANCH) --conditions repress_sgld --out results/lm/ctx256_branch_4.json & \
+	wait
+	$(PY) experiments/lm_ctx64_control.py report --out results/lm/ctx256_branch_[1-4].json --secondary 0.1 0.15
 
 # The 64-token baseline for 30,000 steps (about 16 CPU-minutes) -> results/lm/ctx64_long.json
 lm-ctx64-long: venv

@@ -61,7 +61,8 @@ from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer, per_to
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "lm" / "ctx64_control.json"
 CONDITIONS = ("baseline", "oracle_up", "oracle_down", "shuffled")
-PC2_CONDITIONS = ("induce", "repress")  # chapter 5's method: weights from lm_ctx64_pc2.py (branch runs only)
+PC2_CONDITIONS = ("induce", "repress", "induce_sgld", "repress_sgld")  # chapter 5's method: weights from lm_ctx64_pc2.py
+# (leading-order PC2; "_sgld": PC2 of the SGLD covariance, its --sgld-chains mode), branch runs only
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def run(cfg: ControlConfig, conditions: list[str], seeds: list[int], out: Path, 
     for seed in seeds:
         for name in conditions:
             if name in PC2_CONDITIONS:
-                src = pc2_weights_path(base or out.stem, start_step)
+                src = pc2_weights_path((base or out.stem) + ("_sgld" if name.endswith("_sgld") else ""), start_step)
                 if not src.exists():
                     raise FileNotFoundError(f"no PC2 weights {src}: run experiments/lm_ctx64_pc2.py --step {start_step} first")
                 w = torch.load(src, weights_only=True)[name].double()

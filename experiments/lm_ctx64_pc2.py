@@ -46,7 +46,8 @@ from lm_ctx64_control import (CHECKPOINTS, ControlConfig, checkpoint_path, load_
                               pc2_weights_path, provenance, weight_summary)
 
 from patterning_core.lm import data as lm_data  # noqa: E402
-from patterning_core.lm.heads import leading_order_response, linear_scores, linear_susceptibilities  # noqa: E402
+from patterning_core import SGLDConfig  # noqa: E402
+from patterning_core.lm.heads import head_param_covariance, leading_order_response, linear_scores, linear_susceptibilities  # noqa: E402
 from patterning_core.lm.model import AttnOnlyTransformer  # noqa: E402
 from patterning_core.lm.patterning import sequence_weights  # noqa: E402
 
@@ -76,6 +77,30 @@ def modes(model: AttnOnlyTransformer, obs: torch.Tensor, probe: torch.Tensor, n:
     return lead, rms, U * sign, S, Vt * sign[:, None]
 
 
+def sgld_check(model: AttnOnlyTransformer, sgld_tokens: torch.Tensor, obs: torch.Tensor, probe: torch.Tensor, lead, n: int,
+               ih_row: int, pt_row: int, labels: list[str], config: SGLDConfig) -> tuple[dict, object, torch.Tensor]:
+    r"""SGLD's :math:`\mathrm{Cov}_c[\phi_c, w_c]` on the same observable contexts against the leading order
+    :math:`\nabla_c\phi_c/\gamma` (per head: regression coefficient ``k`` and cosine), and the PC2 reading of the
+    susceptibilities built from the SGLD covariance (``linear_susceptibilities``) on the same probe. Also
+    returns the sampled response and the head direction :math:`u_2/\mathrm{rms}` of its PC2, for scoring."""
+    sampled = head_param_covariance(model, sgld_tokens, obs, config=config, seed=0, progress=True)
+    k = (sampled.cov * lead.cov).sum(1) / lead.cov.pow(2).sum(1)  # (heads,)
+    cos = (sampled.cov * lead.cov).sum(1) / (sampled.cov.norm(dim=1) * lead.cov.norm(dim=1))  # (heads,)
+    X = linear_susceptibilities(model, sampled, probe).reshape(len(sampled.heads), -1)  # (heads, tokens)
+    rms = X.pow(2).mean(1).sqrt()
+    U, S, Vt = torch.linalg.svd(X / rms[:, None], full_matrices=False)
+    sign = torch.where(U[ih_row] >= 0, 1.0, -1.0).to(U.dtype)
+    U, Vt = U * sign, Vt * sign[:, None]
+    ind_tok = lm_data.induction_pattern_mask(probe)[:, 1:].reshape(-1)
+    modes_ = [{"mode": j + 1, "top2": [labels[i] for i in U[:, j].argsort(descending=True)[:2].tolist()],
+               "pairs_pt_ih": set(U[:, j].argsort(descending=True)[:2].tolist()) == {ih_row, pt_row},
+               "auc_induction_tokens": auc(Vt[j], ind_tok), "loadings": dict(zip(labels, [round(x, 4) for x in U[:, j].tolist()]))}
+              for j in range(4)]
+    return ({"config": {f: getattr(config, f) for f in ("step_size", "nbeta", "gamma", "num_chains", "num_draws", "num_burnin", "thin", "batch_size")},
+            "relaxation_steps": 1 / (config.step_size * config.gamma),
+            "k": dict(zip(labels, k.tolist())), "cos": dict(zip(labels, cos.tolist())), "modes": modes_}, sampled, U[:, 1] / rms)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", default="ctx64_long", help="stem of the long baseline run's JSON in results/lm/")
@@ -88,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n-ctx", type=int, default=64, help="context length of the model")
     p.add_argument("--ih", type=int, default=None, help="layer-1 induction head (default: from the base run's JSON)")
     p.add_argument("--pt", type=int, default=None, help="layer-0 previous-token head (default: from the base run's JSON)")
+    p.add_argument("--sgld-chains", type=int, default=0, help="instead of the weights: the SGLD cross-check on draw 0 with this many chains per head")
+    p.add_argument("--sgld-draws", type=int, default=200, help="draws per chain of the SGLD cross-check")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
@@ -119,6 +146,23 @@ def main(argv: list[str] | None = None) -> None:
         z = -linear_scores(model, lead, (U[:, 1] / rms).double(), pool.train)  # (n,) the Induce direction
         score += (z - z.mean()) / z.std() / args.draws
         draws.append({"draw": d, "modes": per_mode, "corr_score_share": float(np.corrcoef(z.numpy(), pool.shares.numpy())[0, 1])})
+        if d == 0 and args.sgld_chains:  # chapter 5's SGLD settings, burn-in 5 relaxation times 5/(εγ); a separate file
+            cfg_s = SGLDConfig(step_size=3e-4, nbeta=NBETA, gamma=GAMMA, num_chains=args.sgld_chains, num_draws=args.sgld_draws,
+                               num_burnin=int(5 / (3e-4 * GAMMA)) + 1, batch_size=2)
+            sgld, sampled, u2 = sgld_check(model, pool.train[-1024:], obs, probe, lead, n, ih, pt, labels, cfg_s)
+            zs = -linear_scores(model, sampled, u2.double(), pool.train)  # (n,) Induce along SGLD's PC2
+            ws = {"induce_sgld": sequence_weights(zs, STRENGTH, MAX_RATIO), "repress_sgld": sequence_weights(zs, -STRENGTH, MAX_RATIO)}
+            torch.save({**ws, "score": zs}, pc2_weights_path(args.base + "_sgld", args.step))
+            sgld.update(base=args.base, step=args.step, obs=args.obs, probe=args.probe, leading_order_draw0=per_mode,
+                        corr_score_share=float(np.corrcoef(zs.numpy(), pool.shares.numpy())[0, 1]),
+                        weights={k: weight_summary(pool.shares, v) for k, v in ws.items()}, provenance=provenance(time.time() - t0))
+            out = ROOT / "results" / "lm" / f"{args.base}_pc2_step{args.step}_sgld.json"
+            out.write_text(json.dumps(sgld, indent=1) + "\n")
+            print(f"SGLD vs leading order: k {np.round(list(sgld['k'].values()), 2).tolist()}, cos {np.round(list(sgld['cos'].values()), 3).tolist()}; "
+                  + "; ".join(f"PC{m['mode']} top {m['top2']} AUC {m['auc_induction_tokens']:.3f}" for m in sgld["modes"])
+                  + f"; corr(score, share) {sgld['corr_score_share']:+.3f}, share ×{sgld['weights']['induce_sgld']['share_ratio']:.2f} / "
+                  f"×{sgld['weights']['repress_sgld']['share_ratio']:.2f} -> {out}")
+            return
         print(f"draw {d}: " + "; ".join(f"PC{m['mode']} top {m['top2']} AUC {m['auc_induction_tokens']:.3f}" for m in per_mode)
               + f"; corr(score, share) {draws[-1]['corr_score_share']:+.3f}", flush=True)
     w = {"induce": sequence_weights(score, STRENGTH, MAX_RATIO), "repress": sequence_weights(score, -STRENGTH, MAX_RATIO)}

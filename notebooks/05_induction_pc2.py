@@ -26,9 +26,7 @@
 #
 # * **The base run is trained offline.** Induction heads need more tokens than a CI run can afford,
 #   so the base model was trained once by `experiments/train_lm_base.py` (seeded, bit-reproducible) and
-#   its checkpoints are committed with checksums. The chapter loads them; the Baseline / Induce /
-#   Repress comparison starts from the *same* saved checkpoint inside the formation window (step
-#   4000, from `experiments/extend_lm_base.py`, with its AdamW state) and trains all three through it.
+#   its checkpoints are committed with checksums. The chapter loads them.
 # * **Formation is gradual here.** The best layer-1 head's prefix-matching score rises slowly
 #   (0.04 at step 4000, 0.10 at 5500, 0.30 at 12000) rather than jumping; "formation step" means the
 #   first evaluation at which it passes a stated threshold.
@@ -36,40 +34,50 @@
 #   susceptibilities is noise-dominated at a CPU budget (measured below), so the matrix we take the
 #   SVD of is its leading-order (localization-dominated) form, computed without sampling; the
 #   chapter cross-checks it against SGLD.
+# * **The retraining comparison is an offline run.** Every weighting — the paper's Induce and Repress,
+#   and the controls that know the answer — branches from the same step-4000 checkpoint (before onset,
+#   with its AdamW state) and trains 4,000 steps with batches resampled by weight, three batch orders
+#   each: 24 runs of about 4 CPU-minutes, committed under `results/lm/` with their provenance
+#   (`make lm-retraining`). The chapter recomputes everything else and reads those runs.
+#
+# Before any method, the chapter asks how much re-weighting contexts *can* move what the model sees
+# (its leverage), and whether weights that know the answer move formation at all (a positive control):
+# a null result for the method means something only where the control moves.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about 6 minutes; "paper": longer retraining, bigger probe and pool, more SGLD (6.7× the retraining steps, 4× the pool and probe, 27× the SGLD chain-draws of ci; not run yet: hours on 2 CPU cores by that scaling of the ci run, so a GPU); "smoke": a quick device check
+preset = "ci"  # "ci": 2 CPU cores, about 5 minutes; "paper": bigger probe and pool, more SGLD (4× the pool and probe, 27× the SGLD chain-draws of ci; not run yet: hours on 2 CPU cores by that scaling of the ci run, so a GPU); "smoke": a quick device check
 results_dir = "."  # where the chapter's claims JSON is written
 device = "auto"  # "auto": cuda when available, else cpu
 
 # %%
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from scipy.stats import mannwhitneyu
 
-from patterning_core import SGLDConfig, TrainConfig
+from patterning_core import SGLDConfig
 from patterning_core.lm import data as lm_data
 from patterning_core.lm.heads import (head_param_covariance, leading_order_response, linear_scores,
                                                  linear_susceptibilities)
-from patterning_core.lm.induction import measure_induction
-from patterning_core.lm.patterning import optimizer_state_by_name, retrain, sequence_weights
+from patterning_core.lm.induction import formation_step, measure_induction
+from patterning_core.lm.leverage import extreme_weights, induction_share, oracle_weights, weighted_share
+from patterning_core.lm.patterning import sequence_weights
 from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {
-    "ci": dict(probe=32, obs=32, pool=2048, steps=600, sgld_draws=30, sgld_chains=4),
-    "paper": dict(probe=128, obs=128, pool=8192, steps=4000, sgld_draws=400, sgld_chains=8),
-    # the paper's chains, the ci's sizes (the repeats-down control needs ~600 retraining steps to show): a quick device check
-    "smoke": dict(probe=32, obs=32, pool=2048, steps=600, sgld_draws=30, sgld_chains=8),
+    "ci": dict(probe=32, obs=32, pool=2048, sgld_draws=30, sgld_chains=4),
+    "paper": dict(probe=128, obs=128, pool=8192, sgld_draws=400, sgld_chains=8),
+    "smoke": dict(probe=32, obs=32, pool=2048, sgld_draws=30, sgld_chains=8),  # the paper's chains, the ci's sizes: a quick device check
 }
 P = PRESETS[preset]
 device = resolve_device(device)
 GAMMA, NBETA = 100.0, 20.0  # localization and n·β of the posterior (the SGLD settings of the benchmark)
 STRENGTH, MAX_RATIO = 1.5, 4.0  # weights h ∝ exp(±1.5 z), capped at 4× (the paper's weights reach 4×)
-THRESHOLD = 0.06  # "formed": best layer-1 prefix matching ≥ this (uniform attention ≈ 0.023)
+THRESHOLD = 0.1  # "formed": best layer-1 prefix matching ≥ this (uniform attention ≈ 0.023; the base run passes it at step 5500)
 torch.set_num_threads(2)
 print(f"preset={preset!r}: {P}, device={device}")
 
@@ -116,7 +124,7 @@ axes[0].set(xlabel="training step", ylabel="prefix matching", title="layer-1 hea
 axes[1].set(xlabel="training step", ylabel="attention to t − 1", title="layer-0 heads (natural text)")
 axes[2].set(xlabel="training step", ylabel="nats", title="in-context loss drop")
 axes[0].legend(fontsize=7), axes[1].legend(fontsize=7)
-fig.suptitle("the offline base run (dashed: retraining starts, step 4000; dotted: χ measured, step 5500)", fontsize=10)
+fig.suptitle("the offline base run (dashed: χ and the retraining branch point, step 4000; dotted: SGLD cross-check, step 5500)", fontsize=10)
 fig.tight_layout()
 
 # %% [markdown]
@@ -124,6 +132,64 @@ fig.tight_layout()
 # token; the in-context loss drop follows. Nothing jumps: the bump is a slow climb that has not
 # finished at 12,000 steps (24.6M tokens, about 18 CPU-minutes).
 #
+# ## Leverage before method
+#
+# Re-weighting contexts can only steer induction through what the weighted data contain. The lever is
+# each context's share $s_i$ of *induction-pattern tokens* (tokens that complete a bigram seen earlier in
+# the context: what an induction head predicts), and the most any mean-one weights in $[1/4, 4]$ (the
+# paper's range) can do is a linear programme, solved exactly by a greedy fill (`extreme_weights`). We
+# measure it on this chapter's data (256 tokens) and on 64-token contexts of the larger Debian corpus
+# subset (`data/lm-debian`, prose and code), and compare the *oracle* weights
+# $h_i \propto e^{\pm 1.5\,z_i}$ ($z$ the standardised share: the chapter's weight form, given the answer).
+
+# %%
+def leverage_row(name: str, s: torch.Tensor) -> dict:
+    base = s.mean()
+    return dict(name=name, s=s, mean=float(base),
+                best_up=weighted_share(s, extreme_weights(s, 0.25, 4.0, True)) / float(base),
+                best_down=weighted_share(s, extreme_weights(s, 0.25, 4.0, False)) / float(base),
+                oracle_up=weighted_share(s, oracle_weights(s, 1.0, STRENGTH, (0.25, 4.0))) / float(base),
+                oracle_down=weighted_share(s, oracle_weights(s, -1.0, STRENGTH, (0.25, 4.0))) / float(base))
+
+
+ctx = lm_data.load_contexts(256, 512)
+deb = lm_data.load_contexts(64, 512, "../data/lm-debian")
+deb_prose_code = deb.tokens[torch.tensor([k != "repetitive" for k in deb.kind])]
+lev = [leverage_row("this chapter: data/lm, 256 tokens", induction_share(ctx.tokens)),
+       leverage_row("data/lm-debian prose + code, 64 tokens", induction_share(deb_prose_code))]
+for r in lev:
+    print(f"{r['name']}: {len(r['s'])} contexts, mean share {r['mean']:.3f}; best weights {r['best_up']:.2f}× up / "
+          f"{r['best_down']:.2f}× down; oracle {r['oracle_up']:.2f}× / {r['oracle_down']:.2f}×")
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6, 3))
+for r in lev:
+    ax.hist(r["s"].numpy(), bins=50, range=(0, 1), density=True, histtype="step", lw=1.5,
+            label=f"{r['name']} (best {r['best_up']:.2f}× up)")
+ax.set(xlabel="share of induction-pattern tokens in a context", ylabel="density", title="what re-weighting has to work with")
+ax.legend(fontsize=7)
+fig.tight_layout()
+
+# %% [markdown]
+# At 256 tokens most contexts already contain repeats (short tokens recur), so no weights in $[1/4, 4]$
+# move the share by more than about 1.45×; the chapter's Induce weights could at best ask for that. At
+# 64 tokens most contexts have no room for a repeat and a minority is dense: the bimodality that
+# capped weights can use, past 2×. But there the unweighted model does not form an induction head:
+# 30,000 steps (61M tokens) of the same model at 64 tokens left its best layer-1 prefix matching at
+# chance, and only weights that know the answer (the oracle, 1.7× the share) made it form, in one seed
+# of three (`results/lm/README.md`, committed runs). A formation step that never comes cannot be
+# compared, so the retraining below stays at 256 tokens, where the lever is smaller but the head forms.
+
+# %%
+long64 = json.loads(Path("../results/lm/ctx64_long.json").read_text())["runs"]["baseline"]["0"]
+ctl64 = json.loads(Path("../results/lm/ctx64_control.json").read_text())["runs"]
+pm64 = {k: [float(np.mean([x["pm_l1_best"] for x in r["trajectory"] if x["step"] > r["steps"] - 1000])) for r in v.values()]
+        for k, v in ctl64.items()}
+print(f"64 tokens, baseline for {long64['steps']} steps: best layer-1 prefix matching {long64['final_pm_l1_best']:.3f} at the end "
+      f"(largest {max(x['pm_l1_best'] for x in long64['trajectory']):.3f}, at step 0)")
+print("64 tokens, 6,000 steps, mean of the last 1,000: " + "; ".join(f"{k} {np.round(v, 3).tolist()}" for k, v in pm64.items()))
+
+# %% [markdown]
 # ## Per-head susceptibilities
 #
 # For head $c$ the observable is $\phi_c$ = the mean next-token loss on a fixed set of observable
@@ -143,7 +209,6 @@ fig.tight_layout()
 # weights per head) estimated from the chains, against $\nabla_c\phi_c/\gamma$.
 
 # %%
-ctx = lm_data.load_contexts(256, 512)
 train_set, held = lm_data.split_contexts(ctx, 0.02, seed=0)  # the base run's split
 g = torch.Generator().manual_seed(1)
 perm = torch.randperm(len(train_set.tokens), generator=g)
@@ -170,9 +235,11 @@ print("  cos =", cos.cpu().numpy().round(3))
 # the rest is sampling noise spread over 4,144 directions, which a CPU budget of chains and draws
 # cannot average away. Per-token susceptibilities built from it have a signal-to-noise ratio near 1.
 # We therefore use the leading-order form, which has no sampling noise and costs one
-# Jacobian-vector product per head, on a larger observable set.
+# Jacobian-vector product per head, on a larger observable set — at **step 4000**, the checkpoint every
+# retraining below branches from (before onset; the cross-check above used the later step 5500).
 
 # %%
+model = models[4000]  # the branch point of the retraining
 lead = leading_order_response(model, obs, nbeta=NBETA, gamma=GAMMA, n=n)
 chi = linear_susceptibilities(model, lead, probe)  # (heads, probe, 255)
 X = chi.reshape(len(lead.heads), -1)  # (8, tokens)
@@ -247,139 +314,214 @@ fig.colorbar(im, ax=axes[2], fraction=0.03)
 fig.tight_layout()
 
 # %% [markdown]
+# The leading order is a shortcut. The paper's estimator samples every head's restricted posterior; at
+# this size that is an offline run (`experiments/lm_ctx64_pc2.py --sgld-chains 8`, committed): at the
+# same step-4000 checkpoint, 8 chains per head × 200 draws after a burn-in of 5 relaxation times
+# $5/(\varepsilon\gamma)$, on 16 observable contexts, compared head by head with the leading order on the same
+# contexts, and its own PC2.
+
+# %%
+sg = json.loads(Path("../results/lm/ctx256_branch_pc2_step4000_sgld.json").read_text())
+print(f"SGLD ({sg['config']['num_chains']} chains/head × {sg['config']['num_draws']} draws, burn-in {sg['config']['num_burnin']}): "
+      f"k per head {np.round(list(sg['k'].values()), 2).tolist()}, cos {np.round(list(sg['cos'].values()), 3).tolist()}")
+for m in sg["modes"][:3]:
+    print(f"  SGLD PC{m['mode']}: top loadings {m['top2']}, pairs PT and IH: {m['pairs_pt_ih']}, AUC of induction-pattern tokens {m['auc_induction_tokens']:.3f}")
+print(f"  its Induce score vs the true share: corr {sg['corr_score_share']:+.2f}; share moved ×{sg['weights']['induce_sgld']['share_ratio']:.2f} / "
+      f"×{sg['weights']['repress_sgld']['share_ratio']:.2f}  [{sg['provenance']['commit'][:7]}, {sg['provenance']['date_utc'][:10]}]")
+
+# %% [markdown]
 # ## From PC2 to training weights
 #
 # Up-weighting sequence $s$ by $dh_s$ moves the observables by $\chi\,dh$; along PC2 the response is
 # $u_2^\top\tilde\chi\,dh$ with $\tilde\chi$ the head-normalized matrix. "Induce" asks PC2's observables
 # (oriented so that the induction head loads positively) to go *down* — lower loss in the heads that
 # make up the circuit — so it up-weights sequences with a large score
-# $z_s = -\sum_c (u_{2,c}/\mathrm{rms}_c)\,\chi_{c,s}$, and "Repress" the opposite. Each sequence of a
-# training pool of contexts (2,048 at the ci preset) gets its score from the same leading-order response (two forward
-# passes over the pool, `linear_scores`), and weights $h_s \propto e^{\pm 1.5\,z_s/\mathrm{sd}(z)}$ capped
-# to $[1/4, 4]$ with mean one. The scores never see which tokens repeat. As a diagnostic only, we
-# print how they correlate with the fraction of each sequence's tokens that complete a repeated bigram.
+# $z_s = -\sum_c (u_{2,c}/\mathrm{rms}_c)\,\chi_{c,s}$, and "Repress" the opposite. Each sequence gets its
+# score from the same leading-order response (two forward passes, `linear_scores`), and weights
+# $h_s \propto e^{\pm 1.5\,z_s/\mathrm{sd}(z)}$ capped to $[1/4, 4]$ with mean one. The scores never see which
+# tokens repeat. Here we score a pool of contexts (2,048 at the ci preset) from the first draw; the
+# offline runs below scored the whole training split with the score averaged over five draws of 64
+# observable and 64 probe contexts (`experiments/lm_ctx64_pc2.py`). As a diagnostic only: how the scores
+# correlate with each context's share of induction-pattern tokens, and how far the weights move that share.
 
 # %%
 score = -linear_scores(model, lead, (U[:, 1] / rms).double(), pool)  # (pool,) the Induce direction
-rep_frac = lm_data.induction_pattern_mask(pool)[:, 1:].float().mean(1)  # (pool,) diagnostic, not used for weights
-r_score = float(np.corrcoef(score.cpu().numpy(), rep_frac.cpu().numpy())[0, 1])
-weights = {"Baseline": torch.ones(len(pool), device=device),
-           "Induce": sequence_weights(score.float(), STRENGTH, MAX_RATIO),
-           "Repress": sequence_weights(score.float(), -STRENGTH, MAX_RATIO),
-           "control: repeats ↓": sequence_weights(rep_frac, -STRENGTH, MAX_RATIO)}
-print(f"corr(PC2 score, fraction of repeated-bigram tokens) over the pool: {r_score:+.2f}")
-for name, h in weights.items():
-    print(f"{name:20s} weights in [{h.min():.2f}, {h.max():.2f}]")
+share_pool = induction_share(pool)  # (pool,) diagnostic, not used for the weights
+r_score = float(np.corrcoef(score.cpu().numpy(), share_pool.cpu().numpy())[0, 1])
+moved = {k: weighted_share(share_pool, sequence_weights(score, sgn * STRENGTH, MAX_RATIO)) / float(share_pool.mean())
+         for k, sgn in (("Induce", 1.0), ("Repress", -1.0))}
+offline_pc2 = json.loads(Path("../results/lm/ctx256_branch_pc2_step4000.json").read_text())
+print(f"ci, first draw: corr(PC2 score, share) {r_score:+.2f}; share moved ×{moved['Induce']:.2f} (Induce) / ×{moved['Repress']:.2f} (Repress)")
+print(f"offline, 5 draws of 64 + 64: corr {offline_pc2['corr_mean_score_share']:+.2f}; share moved ×{offline_pc2['weights']['induce']['share_ratio']:.2f}"
+      f" / ×{offline_pc2['weights']['repress']['share_ratio']:.2f} (oracle ×{offline_pc2['oracle']['oracle_up']['share_ratio']:.2f} / "
+      f"×{offline_pc2['oracle']['oracle_down']['share_ratio']:.2f}); PC2 pairs PT and IH in {offline_pc2['pc2_pairs_fraction']:.0%} of draws, "
+      f"median AUC {offline_pc2['pc2_auc_median']:.3f}")
 
 # %% [markdown]
-# The last weighting is a **control, not patterning**: it down-weights sequences by their
-# repeated-bigram fraction directly (the knowledge patterning is supposed to replace), with the same
-# strength and cap, to show that re-weighting this pool can move induction at all in the retraining
-# window. (In a longer exploratory run, 1,000 steps, the opposite control — up-weighting repetitive
-# sequences — sped the induction head up only slightly: 0.081 against 0.075 at the end.)
+# ## Retraining from step 4000 (offline, committed)
 #
-# ## Retraining from step 4000
+# Six weightings branch from the step-4000 weights and AdamW state and train 4,000 steps (to step 8000)
+# with batches of 8 contexts *resampled* in proportion to their weights from the whole training split,
+# so every condition has the same batch size (weights applied inside a batch and renormalized there
+# shrink the effective batch for every weighted condition alike). Three batch orders per condition;
+# the repeated-token probe every 50 steps:
 #
-# All weightings train as one seed-batched computation from the step-4000 weights and AdamW state,
-# on the same minibatches of the pool (batch 8, learning rate $10^{-2}$ as in the base run); the
-# repeated-token probe is measured every 100 steps.
+# * **Baseline** (no weights); **Induce** and **Repress** (the paper's method, above), and the same from
+#   PC2 of the SGLD response (`induce_sgld`, `repress_sgld`);
+# * **oracle ↑ / ↓**: $e^{\pm 1.5 z}$ of the true share, capped to $[1/4, 4]$ — weights that know the answer,
+#   the *positive control*: if they do not move formation, nothing can be read from Induce and Repress;
+# * **shuffled**: the oracle ↑ weights permuted over contexts — the cost of weighting alone.
+#
+# "Formed" is best layer-1 prefix matching ≥ 0.1 (the base run passes it at step 5500); what counts was
+# fixed in `results/lm/README.md` before the runs ended.
 
 # %%
-m4 = models[4000]
-names = tuple(weights)
-run = retrain(m4, pool, torch.stack([weights[k] for k in names]), names, probe_rep,
-              config=TrainConfig(steps=P["steps"], lr=1e-2, optimizer="adamw", batch_size=8),
-              optimizer_state=optimizer_state_by_name(m4, metas[4000]["optimizer_state"]), eval_every=100, progress=False)
-formed = dict(zip(names, run.formation_steps(THRESHOLD)))
-late = run.best_l1[:, -3:].mean(1)  # (conditions,) mean of the last three evaluations
-gain = {k: float(late[i] - run.best_l1[i, 0]) for i, k in enumerate(names)}
-for i, k in enumerate(names):
-    print(f"{k:20s} best layer-1 prefix matching {np.round(run.best_l1[i].cpu().numpy(), 3).tolist()}  "
-          f"formed (≥ {THRESHOLD}) at {formed[k]}, gain {gain[k]:+.3f}, loss drop {float(run.loss_drop[i, -1]):+.2f}")
+runs = {}
+for f in sorted(Path("../results/lm").glob("ctx256_branch_[0-9].json")):
+    for name, by_seed in json.loads(Path(f).read_text())["runs"].items():
+        runs.setdefault(name, {}).update(by_seed)
+END = 8000  # last retraining step: a run that has not formed by then counts as forming after it
+SEEDS = sorted(runs["baseline"], key=int)  # batch orders
+CONDS = tuple(k for k in ("baseline", "induce", "repress", "induce_sgld", "repress_sgld", "oracle_up", "oracle_down", "shuffled")
+              if set(SEEDS) <= set(runs.get(k, {})))  # the conditions run for every batch order
+
+
+def formed_at(k: str, threshold: float) -> list:
+    """Formation step of condition ``k`` in each batch order (None: not within the window)."""
+    return [formation_step([x["step"] for x in runs[k][sd]["trajectory"]], [x["pm_l1_best"] for x in runs[k][sd]["trajectory"]], threshold)
+            for sd in SEEDS]
+
+
+def censored(steps: list) -> np.ndarray:
+    return np.array([END + 1 if v is None else v for v in steps])  # (seeds,) not formed: END + 1
+
+
+form = {k: formed_at(k, THRESHOLD) for k in CONDS}
+f_ = {k: censored(v) for k, v in form.items()}
+for k in CONDS:
+    r0 = runs[k][SEEDS[0]]
+    print(f"{k:12s} share ×{r0['weights']['share_ratio']:.2f}; formed (≥ {THRESHOLD}) at {form[k]}; final best L1 PM "
+          f"{[round(runs[k][sd]['final_pm_l1_best'], 3) for sd in SEEDS]}  [{r0['provenance']['commit'][:7]}, {r0['provenance']['date_utc'][:10]}]")
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.3))
-style = {"Baseline": ("k", "-"), "Induce": ("tab:green", "-"), "Repress": ("tab:red", "-"),
-         "control: repeats ↓": ("tab:red", ":")}
-for i, k in enumerate(names):
+fig, ax = plt.subplots(figsize=(7, 3.4))
+style = {"baseline": ("k", "-"), "induce": ("tab:green", "-"), "repress": ("tab:red", "-"), "induce_sgld": ("tab:olive", "-."),
+         "repress_sgld": ("tab:purple", "-."), "oracle_up": ("tab:green", ":"), "oracle_down": ("tab:red", ":"), "shuffled": ("0.5", "--")}
+for k in CONDS:
     c, ls = style[k]
-    axes[0].plot(4000 + run.steps.cpu().numpy(), run.best_l1[i].cpu().numpy(), color=c, ls=ls, label=k)
-    axes[1].plot(4000 + run.steps.cpu().numpy(), run.loss_drop[i].cpu().numpy(), color=c, ls=ls, label=k)
-axes[0].plot(steps[(steps >= 4000) & (steps <= 4000 + P["steps"])], pm[(steps >= 4000) & (steps <= 4000 + P["steps"]), 1].max(1),
-             color="0.6", lw=3, alpha=0.5, label="offline base run")
-axes[0].axhline(THRESHOLD, color="0.5", lw=0.8)
-axes[0].set(xlabel="step", ylabel="best layer-1 prefix matching", title="induction head")
-axes[1].set(xlabel="step", ylabel="nats", title="in-context loss drop")
-axes[0].legend(fontsize=7)
+    for j, sd in enumerate(SEEDS):
+        tr = runs[k][sd]["trajectory"]
+        ax.plot([x["step"] for x in tr], [x["pm_l1_best"] for x in tr], color=c, ls=ls, lw=1, label=k if j == 0 else None)
+ax.plot(steps[(steps >= 4000) & (steps <= END)], pm[(steps >= 4000) & (steps <= END), 1].max(1), color="0.6", lw=4, alpha=0.4, label="offline base run")
+ax.axhline(THRESHOLD, color="0.5", lw=0.8)
+ax.set(xlabel="step", ylabel="best layer-1 prefix matching", title="retraining from step 4000, 3 batch orders each")
+ax.legend(fontsize=7, ncol=2)
 fig.tight_layout()
 
 # %% [markdown]
 # ## What reproduces
 #
 # The printed numbers are the record; the checks below turn them into the claims table. Everything
-# in this chapter except the SGLD cross-check is deterministic at a given preset (the contexts are
-# drawn with fixed seeds, the leading-order susceptibilities need no sampling, training is seeded),
-# so the page shows one reproducible run. Three things to read off it:
+# recomputed here is deterministic at a given preset except the short SGLD cross-check; the retraining
+# runs are read from `results/lm/` with their provenance. What to read off them:
 #
-# * The leading-order PC2 pairs the heads of the circuit **only in some draws**. Over the five
-#   draws of contexts the induction head always loads clearly positively on PC2, and the
-#   previous-token head joins it as the other top loading in three of them; in the other two (one
-#   of them the first draw, which fixed the weights before we looked at the others) it is weak and
-#   another head takes its place. Its token loadings hardly separate induction-pattern tokens (AUCs
-#   between about 0.47 and 0.51, where 0.5 is no separation), and the sequence scores of the first
-#   draw are nearly uncorrelated with how repetitive a sequence is. Averaging the mode over draws, or
-#   the paper preset's larger observable and probe sets, is the natural next step.
-# * Re-weighting along it therefore has no reason to act on the circuit, and the paper's ~4×
-#   acceleration is not reproduced: compare the Induce and Repress curves with Baseline above. Both
-#   re-weightings slow the head a little, by about the same amount, so a slower Repress run is not
-#   evidence for the mode: strong re-weighting of this pool costs induction progress in either
-#   direction. A Repress claim counts only if Repress is also clearly behind Induce.
-# * The control shows that the lever exists: down-weighting repetitive sequences (with the repeats
-#   known, which is not patterning) holds the induction head back within the same window, asserted
-#   below. So the failure is in reading the mode, not in the retraining experiment's power.
+# * **The setting has leverage, and it is used by weights that know the answer.** At 256 tokens no
+#   weights in $[1/4, 4]$ move the induction-pattern share by more than about 1.45×, yet the oracle's
+#   1.35× makes the induction head pass 0.1 twice as fast (700–800 steps after the branch point against
+#   1,450–1,750 for Baseline, every batch order) and reach 0.3 inside the window, and the oracle's
+#   0.71× keeps it below 0.1 for all 4,000 steps. Permuting the same weights (shuffled) changes nothing
+#   beyond the batch-order spread, so weighting by itself costs little here. A null result for the
+#   method is therefore informative. (At 64 tokens the lever passes 2×, but the unweighted model does
+#   not form an induction head in 30,000 steps, so that setting cannot time formation.)
+# * **The method does not find the lever.** At the branch point, PC2 of the leading-order per-head
+#   susceptibilities never pairs the previous-token head with the induction head. In every draw, one of
+#   its two top loadings is head 1.0, and the previous-token head loads negatively in four of the five
+#   draws. Its token loadings do not separate induction-pattern tokens (AUCs 0.48–0.51). The Induce
+#   weights move the share by 1.02–1.08×, a quarter or less of what the oracle's move.
+# * **Formation is not moved beyond noise.** Induce passes 0.1 50–300 steps before Baseline in each
+#   batch order, inside the spread of the batch orders. Repress passes it *earlier* than Baseline, not later.
+#   The paper's ~4× is not reproduced (ratio about 1.1), and Repress does not delay formation.
+# * **The paper's estimator does a little better, in one direction.** SGLD itself (8 chains per head,
+#   200 draws, one draw of contexts) at the same checkpoint contains the leading-order term
+#   (coefficients 0.7–1.4 per head) but is noise-dominated (cosines below 0.1), and its PC2 does not
+#   pair the circuit's heads either (its top loadings are heads 0.3 and 1.2; AUC 0.475). Yet its Induce
+#   weights, which move the share no more than the leading order's (1.07×), make the head pass 0.1
+#   earlier than every Baseline run (1,250–1,350 steps against 1,450–1,750; ratio about 1.2, a third of
+#   the oracle's gain), and its Repress weights keep it behind Baseline at 0.15 but not at the primary
+#   0.1. That is a modest, one-sided effect from one draw of contexts, tried after the leading-order
+#   arms had shown nothing (`results/lm/README.md` says when and why), not the paper's ~4×. Whether more
+#   draws, more chains or the paper's larger model make PC2 read the circuit is left to the `paper`
+#   preset and issue 17's GPU runs.
 
 # %%
 bump = pm[-1, 1].max() / pm[steps == 2500][0, 1].max()
 trace_ok = all(abs(m.best_l1_head[1] - pm[steps == s][0, 1].max()) < 1e-3 for s, m in remeasured.items())
 token_auc = draws[0]["auc"]
-never = 10**9  # "never formed" sorts after every step
-f = {k: never if v is None else v for k, v in formed.items()}
-NOISE = 0.005  # evaluation-to-evaluation wobble of the prefix-matching score (see the curves)
-specific = gain["Induce"] - gain["Repress"] > NOISE  # the two directions differ by more than the wobble
-induce_earlier = f["Induce"] < f["Baseline"] and gain["Induce"] > gain["Baseline"]
-repress_later = f["Repress"] > f["Baseline"] and gain["Repress"] < gain["Baseline"] and specific
-ratio = (f["Baseline"] / f["Induce"]) if f["Induce"] not in (0, never) and f["Baseline"] != never else float("nan")
-control_represses = gain["control: repeats ↓"] < 0.5 * gain["Baseline"]
+lev256, lev64 = lev
+after = {k: v - 4000 for k, v in f_.items()}  # (seeds,) steps from the branch point to formation
+# "earlier" / "later" outside the spread of the batch orders (issue 17): every run of one condition beyond every run of the other
+control_up = bool(f_["oracle_up"].max() < f_["baseline"].min())  # the positive control
+control_down = bool(f_["oracle_down"].min() > f_["baseline"].max())
+induce_earlier = bool(f_["induce"].max() < f_["baseline"].min())
+repress_later = bool(f_["repress"].min() > max(f_["baseline"].max(), f_["induce"].max()))
+ratio = float(after["baseline"].mean() / after["induce"].mean())  # Baseline / Induce, steps after the branch point
+oracle_gain = float(after["baseline"].mean() - after["oracle_up"].mean())
+pc2_fraction = float(after["baseline"].mean() - after["induce"].mean()) / oracle_gain if oracle_gain > 0 else float("nan")
 print(f"base run: best layer-1 prefix matching ×{bump:.1f} from step 2500 to 12000, loss drop {drop[-1]:+.2f} nats; checkpoints match trace: {trace_ok}")
+print(f"leverage: best ×{lev256['best_up']:.2f} up at 256 tokens, ×{lev64['best_up']:.2f} at 64 tokens (prose + code)")
 print(f"SGLD vs leading order: median k = {float(k_sgld.median()):.2f}, median cos = {float(cos.median()):.3f}")
-print(f"PC2 pairs the induction and previous-token heads: {pairs_heads} in the draw used for the weights, {pair_frac:.0%} of 5 draws; "
+print(f"PC2 pairs the induction and previous-token heads: {pairs_heads} in the first draw, {pair_frac:.0%} of 5 draws; "
       f"AUC of induction-pattern tokens on PC2: {token_auc:.3f} (median over draws {np.median(aucs):.3f})")
-print(f"formation (≥ {THRESHOLD}): {formed}; gains {({k: round(v, 3) for k, v in gain.items()})}")
-print(f"Induce earlier: {induce_earlier}; Repress later than Baseline and than Induce (by > {NOISE}): {repress_later}; "
-      f"Baseline/Induce formation-step ratio: {ratio:.2f} (paper: about 4)")
+print("steps from step 4000 to formation, per batch order: " + "; ".join(f"{k} {after[k].tolist()}" for k in CONDS))
+print(f"positive control (outside the spread of the batch orders): oracle ↑ earlier {control_up}, oracle ↓ later {control_down}")
+print(f"Induce earlier (outside the spread): {induce_earlier}; Repress later than both: {repress_later}; Baseline/Induce {ratio:.2f} (paper: about 4); "
+      f"Induce's gain as a fraction of the oracle's: {pc2_fraction:.2f}")
 assert trace_ok, "the committed checkpoints do not reproduce their recorded induction scores"
 assert bump > 5 and drop[-1] > 1.0, "the base run should show the induction bump"
+assert lev64["best_up"] >= 2.0 > lev256["best_up"], "the leverage figure: ≥ 2× at 64 tokens, < 2× at 256"
 assert float(k_sgld.median()) > 0, "SGLD's covariance should contain the leading-order term with a positive coefficient"
 assert float(cos.median()) < 0.5, "expected the SGLD covariance vector to be noise-dominated at this budget"
-assert control_represses, "the repeats↓ control should hold the induction head back (the experiment's power)"
+assert control_up and control_down, "the positive control: oracle weights should move formation both ways, beyond the batch-order spread"
 
 # %%
+after15 = {k: censored(formed_at(k, 0.15)) - 4000 for k in CONDS}  # the secondary threshold 0.15
+sgld_both = bool(f_["induce_sgld"].max() < f_["baseline"].min() and f_["repress_sgld"].min() > max(f_["baseline"].max(), f_["induce_sgld"].max()))
+
+
+def sgld_text(k: str) -> str:
+    """The same comparison for PC2 of the SGLD response, where its runs are committed."""
+    return f"; with SGLD's PC2 {after[k].tolist()}" if k in after else ""
+
+
 save_claims("05_induction_pc2", preset, [
     Claim("The base model shows the induction bump (prefix matching rises, in-context loss drops)",
           f"best layer-1 prefix matching ×{bump:.1f} from step 2500 to 12000 (to {pm[-1, 1].max():.2f}); loss drop {drop[-1]:+.2f} nats",
           bool(bump > 5 and drop[-1] > 1.0), float(pm[-1, 1].max())),
+    Claim("Re-weighting contexts within the paper's [1/4, 4] can double the share of induction-pattern tokens (leverage)",
+          f"best mean-one weights: ×{lev64['best_up']:.2f} at 64 tokens (data/lm-debian prose + code; no formation there in 30,000 steps), "
+          f"×{lev256['best_up']:.2f} at this chapter's 256 tokens; oracle form ×{lev64['oracle_up']:.2f} / ×{lev256['oracle_up']:.2f}",
+          bool(lev64["best_up"] >= 2.0), lev64["best_up"]),
+    Claim("Weights that know the answer move formation (positive control: oracle ↑ earlier, oracle ↓ later than Baseline)",
+          f"steps from step 4000 to best L1 PM ≥ {THRESHOLD}, 3 batch orders: Baseline {after['baseline'].tolist()}, oracle ↑ "
+          f"{after['oracle_up'].tolist()}, oracle ↓ {after['oracle_down'].tolist()}, shuffled {after['shuffled'].tolist()} "
+          f"(> {END - 4000}: not formed)", control_up and control_down, oracle_gain),
     Claim("PC2 of the per-head susceptibilities pairs the induction and previous-token heads",
-          f"leading-order χ at step 5500, head-normalized, 5 draws of contexts: PT and IH are PC2's two largest positive loadings in "
+          f"leading-order χ at step 4000, head-normalized, 5 draws of contexts: PT and IH are PC2's two largest positive loadings in "
           f"{pair_frac:.0%} of draws (PT loadings {pt_list}; IH loadings {ih_list})",
           pair_frac > 0.5, pair_frac),
     Claim("PC2 pairs those heads with induction-pattern tokens",
           f"AUC of induction-pattern tokens on PC2's token loadings over 5 draws {', '.join(f'{a:.3f}' for a in aucs)} (0.5 = no separation)",
           bool(abs(np.median(aucs) - 0.5) > 0.05), float(np.median(aucs))),
     Claim("Weights along +PC2 (Induce) make the induction head form earlier than Baseline (paper: ~4×)",
-          f"formation step (≥ {THRESHOLD}) Baseline {formed['Baseline']}, Induce {formed['Induce']}; gain over the window "
-          f"{gain['Baseline']:+.3f} vs {gain['Induce']:+.3f}; ratio {ratio:.2f}", induce_earlier, None if np.isnan(ratio) else ratio),
+          f"steps from step 4000 to formation (≥ {THRESHOLD}), 3 batch orders: Baseline {after['baseline'].tolist()}, Induce "
+          f"{after['induce'].tolist()} (earlier than every Baseline run required); ratio {ratio:.2f}; Induce's gain {pc2_fraction:.2f} of the "
+          f"oracle's" + sgld_text("induce_sgld"), induce_earlier, ratio),
     Claim("Weights along −PC2 (Repress) delay or suppress formation",
-          f"formation step Repress {formed['Repress']} vs Baseline {formed['Baseline']}; gain {gain['Repress']:+.3f} vs Baseline "
-          f"{gain['Baseline']:+.3f} and Induce {gain['Induce']:+.3f} (direction-specific only if Induce − Repress > {NOISE})",
-          repress_later, gain["Repress"]),
+          f"steps to formation: Repress {after['repress'].tolist()} vs Baseline {after['baseline'].tolist()} and Induce "
+          f"{after['induce'].tolist()} (later than every run of both required)" + sgld_text("repress_sgld"), repress_later, float(after["repress"].mean())),
+    Claim("The same with PC2 of the SGLD per-head response (the paper's estimator; one draw of contexts)",
+          f"steps to formation (≥ {THRESHOLD}): Induce {after['induce_sgld'].tolist()}, Repress {after['repress_sgld'].tolist()}, "
+          f"Baseline {after['baseline'].tolist()}; at 0.15: Induce {after15['induce_sgld'].tolist()}, Repress "
+          f"{after15['repress_sgld'].tolist()}, Baseline {after15['baseline'].tolist()}; both directions outside the spread required at {THRESHOLD}",
+          sgld_both, float(after["baseline"].mean() / after["induce_sgld"].mean())),
 ], results_dir)

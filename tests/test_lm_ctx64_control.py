@@ -28,3 +28,28 @@ def test_uniform_attention_chance_level_matches_the_closed_form():
     n = 32
     closed = sum(1.0 / (t + 1) for t in range(n, 2 * n)) / n  # query t >= N has one target, weight 1/(t+1)
     assert uniform_attention_pm(n) == pytest.approx(closed, rel=1e-6)
+
+
+def test_merged_runs_joins_files_and_refuses_another_config(tmp_path):
+    import json
+
+    from lm_ctx64_control import merged_runs
+
+    cfg = {"threshold": 0.3}
+    (tmp_path / "a.json").write_text(json.dumps({"config": cfg, "runs": {"baseline": {"0": 1}}}))
+    (tmp_path / "b.json").write_text(json.dumps({"config": cfg, "runs": {"baseline": {"1": 2}, "induce": {"0": 3}}}))
+    config, runs = merged_runs([tmp_path / "a.json", tmp_path / "b.json"])
+    assert config == cfg and runs == {"baseline": {"0": 1, "1": 2}, "induce": {"0": 3}}
+    (tmp_path / "c.json").write_text(json.dumps({"config": {"threshold": 0.1}, "runs": {}}))
+    with pytest.raises(ValueError, match="another config"):
+        merged_runs([tmp_path / "a.json", tmp_path / "c.json"])
+
+
+def test_pc2_auc_and_circuit_heads_known_answers():
+    from lm_ctx64_pc2 import auc, circuit_heads
+
+    v = torch.tensor([0.1, 0.2, 0.9, 1.0])
+    mask = torch.tensor([False, False, True, True])
+    assert auc(v, mask) == pytest.approx(1.0) and auc(-v, mask) == pytest.approx(0.0)
+    last = {"prefix_matching": [[0.0] * 4, [0.1, 0.5, 0.2, 0.0]], "previous_token": [[0.3, 0.1, 0.9, 0.2], [0.0] * 4]}
+    assert circuit_heads({"trajectory": [last]}) == (1, 2)
