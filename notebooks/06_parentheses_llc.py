@@ -567,8 +567,13 @@ for label, candidates in (("development", (range(0, 128), range(0, 96), range(0,
 #   ran) the primary-dose step and its permuted controls were then trained on the 128 held-out seeds:
 #   the step towards Nested moved the OOD rate the *wrong* way (up, towards Equal-Count, in 78 of 113
 #   fitted seeds), the step towards Equal-Count did not raise it, and neither beat its permuted control,
-#   while both positive controls replicated on the same seeds. So the linearised LLC response, at
-#   this budget, points the re-weighting in a direction that SGD training does not follow.
+#   while both positive controls replicated on the same seeds. The dose ladder (Amendment 3) shows the
+#   reversal is systematic: towards Nested the median change is +0.006, +0.016, +0.043 at doses 0.35,
+#   ln 2 and 1.6 (the other way at p = 0.003, 7e-6, 2e-8), towards Equal-Count −0.006, −0.006, −0.018
+#   (p = 0.003, 0.03, 3e-4). So re-weighting along the linearised LLC gap moves SGD training reliably,
+#   and with the dose, but the *opposite* way to the one the LLC argument predicts — a lead for the next
+#   run (does −dh select Nested on fresh seeds? is the sign of the full response right at these anchors,
+#   with enough chains to resolve it?), not a result this chapter can claim.
 
 # %%
 fit_base = int(fitted.sum())
