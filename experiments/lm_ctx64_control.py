@@ -7,12 +7,12 @@ dropped), where mean-one weights in :math:`[1/4, 4]` move the token-weighted ind
 share up to 2.02× and the oracle form below reaches 1.70×.
 
 Each context :math:`i` of the training pool gets its share :math:`s_i` of induction-pattern tokens
-(``lm_leverage.induction_share``: positions 1..63 of ``lm_data.induction_pattern_mask``) and
+(``patterning_core.lm.leverage.induction_share``: positions 1..63 of ``lm_data.induction_pattern_mask``) and
 :math:`z_i = (s_i - \\bar s)/\\mathrm{sd}(s)`. Conditions (weights :math:`w`, mean one):
 
 * ``baseline``  -- :math:`w_i = 1`;
 * ``oracle_up`` / ``oracle_down`` -- :math:`w_i \\propto \\exp(\\pm 1.5 z_i)` clipped to
-  :math:`[1/4, 4]` and renormalised to mean one (``lm_leverage.capped_mean_one``);
+  :math:`[1/4, 4]` and renormalised to mean one (``patterning_core.lm.leverage.oracle_weights``);
 * ``shuffled`` -- the ``oracle_up`` weights permuted at random over contexts (seeded): the same
   weight distribution with no relation to induction, i.e. the cost of weighting alone.
 
@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_lm_base import evaluate, git_revision, make_optimizer  # noqa: E402
 
 from patterning_core.lm import data as lm_data  # noqa: E402
-from patterning_core.lm.leverage import induction_share, oracle_weights, resample_indices  # noqa: E402,F401
+from patterning_core.lm.leverage import induction_share, oracle_weights, resample_indices  # noqa: E402
 from patterning_core.lm.induction import formation_step, prefix_matching_score, repeated_random_tokens  # noqa: E402
 from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer, per_token_loss  # noqa: E402
 
@@ -140,6 +140,12 @@ def pc2_weights_path(base: str, step: int) -> Path:
     return CHECKPOINTS / f"pc2_weights_{base}_step{step}.pt"
 
 
+def save_state(model: torch.nn.Module, opt: torch.optim.Optimizer, sched, step: int, path: Path) -> None:
+    """Model, optimizer and schedule at ``step``: what :func:`train_condition` resumes from."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step}, path)
+
+
 def import_checkpoint(name: str, data_dir: str, cfg: ControlConfig, tag: str, seed: int) -> int:
     """Save a committed checkpoint of ``experiments/train_lm_base.py`` (model and AdamW state, e.g.
     chapter 5's ``checkpoints/step4000.pt``) as the branch point :func:`checkpoint_path` ``(tag, seed, step)``;
@@ -152,9 +158,7 @@ def import_checkpoint(name: str, data_dir: str, cfg: ControlConfig, tag: str, se
     opt.load_state_dict(meta["optimizer_state"])
     for _ in range(cfg.warmup):  # a schedule past its warm-up: factor 1
         sched.step()
-    CHECKPOINTS.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step},
-               checkpoint_path(tag, seed, step))
+    save_state(model, opt, sched, step, checkpoint_path(tag, seed, step))
     return step
 
 
@@ -188,9 +192,7 @@ def train_condition(cfg: ControlConfig, pool: Pool, weights: torch.Tensor, seed:
         elapsed += time.time() - t0
         drawn_share += float(pool.shares[idx].mean())
         if save_every and step % save_every == 0:
-            CHECKPOINTS.mkdir(parents=True, exist_ok=True)
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step},
-                       checkpoint_path(tag, seed, step))
+            save_state(model, opt, sched, step, checkpoint_path(tag, seed, step))
         if step % cfg.eval_every == 0:
             row = {"step": step, "train_seconds": round(elapsed, 2), "train_loss": float(loss.detach()),
                    "drawn_share": drawn_share / (step - first), **evaluate(model, pool.probe, pool.held)}
@@ -300,12 +302,6 @@ def merged_runs(paths: list[Path]) -> tuple[dict, dict]:
         for name, by_seed in res["runs"].items():
             runs.setdefault(name, {}).update(by_seed)
     return config, runs
-
-
-def formation(run: dict, threshold: float) -> int | None:
-    """First evaluated step whose best layer-1 prefix matching reaches ``threshold`` (None: not in the run)."""
-    tr = run["trajectory"]
-    return formation_step([r["step"] for r in tr], [r["pm_l1_best"] for r in tr], threshold)
 
 
 def report(paths: list[Path], secondary: tuple[float, ...] = SECONDARY) -> str:

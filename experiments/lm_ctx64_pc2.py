@@ -42,12 +42,13 @@ import torch
 from scipy.stats import mannwhitneyu
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lm_ctx64_control import (CHECKPOINTS, ControlConfig, checkpoint_path, load_pool, oracle_weights,  # noqa: E402
-                              pc2_weights_path, provenance, weight_summary)
+from lm_ctx64_control import (CHECKPOINTS, ControlConfig, checkpoint_path, load_pool, pc2_weights_path,  # noqa: E402
+                              provenance, weight_summary)
 
 from patterning_core.lm import data as lm_data  # noqa: E402
 from patterning_core import SGLDConfig  # noqa: E402
 from patterning_core.lm.heads import head_param_covariance, leading_order_response, linear_scores, linear_susceptibilities  # noqa: E402
+from patterning_core.lm.leverage import oracle_weights  # noqa: E402
 from patterning_core.lm.model import AttnOnlyTransformer  # noqa: E402
 from patterning_core.lm.patterning import sequence_weights  # noqa: E402
 

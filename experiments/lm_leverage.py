@@ -42,7 +42,8 @@ from pathlib import Path
 import torch
 
 from patterning_core.lm import data as lm_data
-from patterning_core.lm.leverage import capped_mean_one, extreme_weights, induction_share, weighted_share  # noqa: F401
+from patterning_core.lm import leverage as lever
+from patterning_core.lm.leverage import induction_share
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_debian_corpus import sample_docs, subset_docs  # noqa: E402  (the builder's path-hash draws)
@@ -55,19 +56,8 @@ POOL = 2048  # contexts in chapter 5's retraining pool
 
 
 def leverage(scores: torch.Tensor) -> dict:
-    """Unweighted share and the ratios the best / oracle weights reach, up and down."""
-    base = float(scores.mean())
-    if not base > 0:
-        raise ValueError(f"scores must have a positive mean (no induction-pattern tokens at all?), got {base}")
-    z = (scores - scores.mean()) / scores.std()
-    out = {"contexts": len(scores), "share": base}
-    for name, up in (("up", True), ("down", False)):
-        w_best = extreme_weights(scores, W_LO, W_HI, up)
-        w_orc = capped_mean_one(torch.exp((1 if up else -1) * ORACLE_STRENGTH * z), W_LO, W_HI)
-        out[f"best_{name}"] = weighted_share(scores, w_best) / base
-        out[f"oracle_{name}"] = weighted_share(scores, w_orc) / base
-        out[f"oracle_{name}_effective_n_fraction"] = float(w_orc.sum() ** 2 / (w_orc**2).sum()) / len(scores)
-    return out
+    """Unweighted share and the ratios the best / oracle weights reach, up and down (issue 17's cap and strength)."""
+    return lever.leverage(scores, W_LO, W_HI, ORACLE_STRENGTH)
 
 
 def distribution(scores: torch.Tensor) -> dict:

@@ -63,7 +63,7 @@ from patterning_core.lm import data as lm_data
 from patterning_core.lm.heads import (head_param_covariance, leading_order_response, linear_scores,
                                                  linear_susceptibilities)
 from patterning_core.lm.induction import formation_step, measure_induction
-from patterning_core.lm.leverage import extreme_weights, induction_share, oracle_weights, weighted_share
+from patterning_core.lm.leverage import induction_share, leverage, weighted_share
 from patterning_core.lm.patterning import sequence_weights
 from patterning_core.devices import resolve_device
 from patterning_core.report import Claim, save_claims
@@ -143,22 +143,14 @@ fig.tight_layout()
 # $h_i \propto e^{\pm 1.5\,z_i}$ ($z$ the standardised share: the chapter's weight form, given the answer).
 
 # %%
-def leverage_row(name: str, s: torch.Tensor) -> dict:
-    base = s.mean()
-    return dict(name=name, s=s, mean=float(base),
-                best_up=weighted_share(s, extreme_weights(s, 0.25, 4.0, True)) / float(base),
-                best_down=weighted_share(s, extreme_weights(s, 0.25, 4.0, False)) / float(base),
-                oracle_up=weighted_share(s, oracle_weights(s, 1.0, STRENGTH, (0.25, 4.0))) / float(base),
-                oracle_down=weighted_share(s, oracle_weights(s, -1.0, STRENGTH, (0.25, 4.0))) / float(base))
-
-
 ctx = lm_data.load_contexts(256, 512)
 deb = lm_data.load_contexts(64, 512, "../data/lm-debian")
 deb_prose_code = deb.tokens[torch.tensor([k != "repetitive" for k in deb.kind])]
-lev = [leverage_row("this chapter: data/lm, 256 tokens", induction_share(ctx.tokens)),
-       leverage_row("data/lm-debian prose + code, 64 tokens", induction_share(deb_prose_code))]
+lev = [dict(name=name, s=s, **leverage(s, 0.25, MAX_RATIO, STRENGTH)) for name, s in
+       (("this chapter: data/lm, 256 tokens", induction_share(ctx.tokens)),
+        ("data/lm-debian prose + code, 64 tokens", induction_share(deb_prose_code)))]
 for r in lev:
-    print(f"{r['name']}: {len(r['s'])} contexts, mean share {r['mean']:.3f}; best weights {r['best_up']:.2f}× up / "
+    print(f"{r['name']}: {r['contexts']} contexts, mean share {r['share']:.3f}; best weights {r['best_up']:.2f}× up / "
           f"{r['best_down']:.2f}× down; oracle {r['oracle_up']:.2f}× / {r['oracle_down']:.2f}×")
 
 # %% tags=["hide-input"]

@@ -216,27 +216,6 @@ def test_tampered_subset_raises_checksum_error(tmp_path):
 # ----------------------------------------------------------------------------- leverage
 
 
-def test_induction_share_counts_repeated_bigrams():
-    tokens = torch.tensor([[1, 2, 1, 2, 1], [1, 2, 3, 4, 5]])
-    # row 0: t=3 completes (1,2) seen at t=1; t=4 completes (2,1) seen at t=2 -> 2 of 4
-    assert lev.induction_share(tokens).tolist() == [0.5, 0.0]
-
-
-def test_extreme_weights_solve_the_capped_mean_one_programme():
-    g = torch.Generator().manual_seed(0)
-    s = torch.rand(101, generator=g, dtype=torch.float64)
-    for up in (True, False):
-        w = lev.extreme_weights(s, 0.25, 4.0, up)
-        assert abs(float(w.mean()) - 1.0) < 1e-12 and float(w.min()) >= 0.25 and float(w.max()) <= 4.0
-        best = lev.weighted_share(s, w)
-        for _ in range(200):  # no random feasible weighting does better
-            r = lev.capped_mean_one(torch.rand(101, generator=g, dtype=torch.float64) * 4 + 0.1, 0.25, 4.0)
-            other = lev.weighted_share(s, r)
-            assert (other <= best + 1e-12) if up else (other >= best - 1e-12)
-    with pytest.raises(ValueError, match="lo <= 1 <= hi"):
-        lev.extreme_weights(s, 1.5, 4.0, True)
-
-
 def test_leverage_of_a_two_valued_share_is_known():
     # 20 % of contexts at share 1, 80 % at 0: the best up-weighting puts all of the budget there.
     s = torch.tensor([1.0] * 20 + [0.0] * 80, dtype=torch.float64)

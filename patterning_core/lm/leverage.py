@@ -86,3 +86,19 @@ def resample_indices(weights: Tensor, batch_size: int, generator: torch.Generato
     if weights.dim() != 1 or not bool((weights >= 0).all()) or not weights.sum() > 0:
         raise ValueError("weights must be a 1-D tensor of non-negative numbers with a positive sum")
     return torch.multinomial(weights, batch_size, replacement=True, generator=generator)
+
+
+def leverage(scores: Tensor, lo: float = 0.25, hi: float = 4.0, strength: float = 1.5) -> dict:
+    r"""Unweighted share and the ratios to it that the best (:func:`extreme_weights`) and the oracle
+    (:func:`oracle_weights`) mean-one weights in ``[lo, hi]`` reach, up and down; with the oracle's
+    effective-sample fraction :math:`(\sum w)^2 / (N\sum w^2)`."""
+    base = float(scores.mean())
+    if not base > 0:
+        raise ValueError(f"scores must have a positive mean (no induction-pattern tokens at all?), got {base}")
+    out = {"contexts": len(scores), "share": base}
+    for name, up in (("up", True), ("down", False)):
+        w_orc = oracle_weights(scores, 1.0 if up else -1.0, strength, (lo, hi))
+        out[f"best_{name}"] = weighted_share(scores, extreme_weights(scores, lo, hi, up)) / base
+        out[f"oracle_{name}"] = weighted_share(scores, w_orc) / base
+        out[f"oracle_{name}_effective_n_fraction"] = float(w_orc.sum() ** 2 / (w_orc**2).sum()) / len(scores)
+    return out
