@@ -3,7 +3,7 @@
 #   make test   unit tests, slow tests, then the notebooks, the book, its offline and browser checks
 # Other targets: venv, notebooks, chapter NAME=... [PRESET=ci|paper|smoke] [DEVICE=auto|cpu|cuda],
 #   paper NAME=... [DEVICE=...] (run one chapter at the paper preset and commit-ready store it in
-#   results/paper/), paper-all, gpu-check (on a CUDA machine), corpus, lm-retraining, lm-ctx64-long, bench, chromium,
+#   results/paper/), paper-all, gpu-check (on a CUDA machine), corpus, lm-retraining, lm-retraining-long, lm-ctx64-long, bench, chromium,
 #   browser, clean.
 
 PYTHON ?= python3.11
@@ -98,7 +98,9 @@ gpu-check: venv
 # two weightings -> results/lm/ctx256_branch_{1,2,3,4}.json, ctx256_branch_pc2_step4000{,_sgld}.json.
 LM256 := --data-dir data/lm --n-ctx 256 --batch-size 8
 LMBRANCH := $(LM256) --start-step 4000 --base ctx256_branch --base-seed 0 --max-steps 8000 --threshold 0.3 --seeds 0 1 2
-.PHONY: lm-retraining lm-ctx64-long
+LMLONG := $(LM256) --start-step 4000 --base ctx256_branch --base-seed 0 --max-steps 13000 --threshold 0.3
+LMRUNS := baseline:3 induce_sgld:3 repress_sgld:3 baseline:4 induce_sgld:4 repress_sgld:4 baseline:5 induce_sgld:5 repress_sgld:5 oracle_up:3 oracle_up:4 oracle_up:5
+.PHONY: lm-retraining lm-retraining-long lm-ctx64-long
 lm-retraining: venv
 	$(PY) experiments/lm_ctx64_control.py run $(LM256) --import-checkpoint checkpoints/step4000.pt --out results/lm/ctx256_branch.json
 	nice -n 10 $(PY) experiments/lm_ctx64_pc2.py --base ctx256_branch --step 4000 --data-dir data/lm --n-ctx 256 --ih 1 --pt 1
@@ -110,6 +112,17 @@ lm-retraining: venv
 	nice -n 10 $(PY) experiments/lm_ctx64_control.py run $(LMBRANCH) --conditions repress_sgld --out results/lm/ctx256_branch_4.json & \
 	wait
 	$(PY) experiments/lm_ctx64_control.py report --out results/lm/ctx256_branch_[1-4].json --secondary 0.1 0.15
+
+# Issue 17, session 7: the branch protocol to the issue's 0.3 on fresh batch orders 3-5 (9,000 steps a run,
+# two runs at a time: about 75 wall-minutes on 2 cores) -> results/lm/ctx256_long.json (results/lm/README.md).
+lm-retraining-long: venv
+	test -f _build/lm_ctx64/ctx256_branch_seed0_step4000.pt || $(PY) experiments/lm_ctx64_control.py run $(LM256) --import-checkpoint checkpoints/step4000.pt --out results/lm/ctx256_branch.json
+	test -f _build/lm_ctx64/pc2_weights_ctx256_branch_sgld_step4000.pt || nice -n 10 $(PY) experiments/lm_ctx64_pc2.py --base ctx256_branch --step 4000 --data-dir data/lm --n-ctx 256 --ih 1 --pt 1 --sgld-chains 8 --sgld-draws 200 --obs 16
+	echo $(LMRUNS) | tr ' ' '\n' | tr ':' ' ' | xargs -P 2 -L 1 sh -c 'nice -n 10 $(PY) experiments/lm_ctx64_control.py run $(LMLONG) \
+	  --conditions $$0 --seeds $$1 --out results/lm/ctx256_long_$$0_$$1.json > _build/lm_ctx64/long_$$0_$$1.log 2>&1'
+	$(PY) experiments/lm_ctx64_control.py merge --out $(foreach r,$(LMRUNS),results/lm/ctx256_long_$(subst :,_,$(r)).json) --merged results/lm/ctx256_long.json
+	rm -f results/lm/ctx256_long_*_[0-9].json
+	$(PY) experiments/lm_ctx64_control.py report --out results/lm/ctx256_long.json --secondary 0.1 0.15
 
 # The 64-token baseline for 30,000 steps (about 16 CPU-minutes) -> results/lm/ctx64_long.json
 lm-ctx64-long: venv

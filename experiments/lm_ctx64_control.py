@@ -304,6 +304,14 @@ def merged_runs(paths: list[Path]) -> tuple[dict, dict]:
     return config, runs
 
 
+def merge(paths: list[Path], out: Path) -> None:
+    """Write the runs of several result files (one config) into ``out``, with the pool and branch of the first."""
+    config, runs = merged_runs(paths)
+    first = json.loads(paths[0].read_text())
+    res = {"config": config, "runs": runs, **{k: first[k] for k in ("pool", "branch") if k in first}}
+    out.write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
+
+
 def report(paths: list[Path], secondary: tuple[float, ...] = SECONDARY) -> str:
     """Markdown table condition x seed: formation steps (primary and ``secondary`` thresholds),
     best layer-1 prefix matching (final, largest, mean over the last :data:`TAIL` steps), in-context
@@ -329,7 +337,7 @@ def report(paths: list[Path], secondary: tuple[float, ...] = SECONDARY) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=("run", "report"))
+    p.add_argument("action", choices=("run", "report", "merge"))
     p.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS + PC2_CONDITIONS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--max-steps", type=int, default=ControlConfig.max_steps, help="censor runs not formed by then")
@@ -340,7 +348,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-every", type=int, default=ControlConfig.eval_every, help="steps between evaluations")
     p.add_argument("--import-checkpoint", default="", help="save this committed checkpoint (e.g. checkpoints/step4000.pt) as a branch point and stop")
     p.add_argument("--n-ctx", type=int, default=64, help="context length (the leverage falls as it grows: results/lm/README.md)")
-    p.add_argument("--out", nargs="+", default=[str(OUT)], help="result file (report: several are merged)")
+    p.add_argument("--out", nargs="+", default=[str(OUT)], help="result file (report, merge: several are merged)")
+    p.add_argument("--merged", default="", help="merge: the file the merged runs are written to")
     p.add_argument("--secondary", nargs="+", type=float, default=list(SECONDARY), help="report: further formation thresholds")
     p.add_argument("--save-every", type=int, default=0, help="baseline runs save their state every this many steps")
     p.add_argument("--start-step", type=int, default=0, help="branch from the baseline checkpoint at this step")
@@ -350,6 +359,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     if args.action == "report":
         print(report([Path(x) for x in args.out], tuple(args.secondary)))
+        return
+    if args.action == "merge":
+        if not args.merged:
+            raise ValueError("merge needs --merged FILE")
+        merge([Path(x) for x in args.out], Path(args.merged))
         return
     cfg = ControlConfig(max_steps=args.max_steps, threshold=args.threshold, lr=args.lr, batch_size=args.batch_size,
                         data_dir=args.data_dir, eval_every=args.eval_every)
