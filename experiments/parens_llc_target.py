@@ -54,7 +54,7 @@ import torch
 
 from patterning_core import SGLDConfig, TrainConfig, llc, patterning_step, sample, train
 from patterning_core.parens.data import make_parens_data
-from patterning_core.parens.llc_target import (DATA_CONFIG, SETTING, arm_weights, grad_norm, dose_weights, fit_accuracy, group_perturbation, ood_open_rate, permuted,
+from patterning_core.parens.llc_target import (DATA_CONFIG, PERM_SEEDS, SETTING, arm_weights, grad_norm, dose_weights, fit_accuracy, group_perturbation, ood_open_rate, permuted,
                                                per_string_loss, seed_range)
 from patterning_core.parens.model import per_sample_loss
 from patterning_core.parens.patterning import STUCK, base_model, classify, extremes, init_seeds, score, string_groups, train_seeds
@@ -197,7 +197,7 @@ def step(cache: Path) -> None:
                                           "d_F_gap": float(gap_loss @ (h - 1) + math.log(n) * gap @ (h - 1)),
                                           "range": [float(h.min()), float(h.max())]}
             if name == PRIMARY_DOSE:
-                weights[f"perm_{fav}_{name}"] = permuted(h, seed=18 if fav == "nested" else 19).tolist()
+                weights[f"perm_{fav}_{name}"] = permuted(h, seed=PERM_SEEDS[fav]).tolist()
     groups = {g: float(dh[m].mean() / dh.abs().max()) for g, m in string_groups(data.train).items()}
     out = {"dh": dh.tolist(), "gap": gap.tolist(), "gap_loss": gap_loss.tolist(), "doses": DOSES, "primary_dose": PRIMARY_DOSE,
            "weights": weights, "predicted": pred, "dh_by_group": groups, "anchors": [a["seed"] for _, a in loaded],

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from patterning_core.parens.data import ParensDataConfig, from_strings, make_parens_data
-from patterning_core.parens.llc_target import (beats_permuted, compare_arms, control_weights, dose_weights, group_perturbation,
+from patterning_core.parens.llc_target import (PERM_SEEDS, arm_weights, beats_permuted, compare_arms, control_weights, dose_weights, group_perturbation,
                                                load_arm, outcome_classes, permuted, seed_range, sign_gate)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -83,3 +83,14 @@ def test_sign_gate_counts_resolved_predictions_and_contradictions():
     contradicted = good + [row(1.0, 0.1, -1.0, 0.1)]  # 10/11 right but one resolved contradiction
     assert sign_gate(contradicted).contradictions == 1 and not sign_gate(contradicted).passed
     assert sign_gate([row(1.0, 0.1, -1.0)] + good).contradictions == 0  # no measured_se: never a contradiction
+
+
+def test_arm_weights_permutes_a_step_dose_that_step_json_has_no_permutation_of(tmp_path):
+    step = torch.linspace(0.5, 2.0, 6)
+    f = tmp_path / "step.json"
+    f.write_text(json.dumps({"weights": {"step_ec_1.6": step.tolist()}}))
+    w = arm_weights("perm_ec_1.6", None, f)
+    assert torch.equal(w, permuted(torch.tensor(step.tolist()), seed=PERM_SEEDS["ec"]))
+    assert not torch.equal(w, torch.tensor(step.tolist()))
+    with pytest.raises(KeyError, match="perm_nested_1.6"):
+        arm_weights("perm_nested_1.6", None, f)  # no step_nested_1.6 to permute

@@ -27,6 +27,7 @@ from .patterning import ParensSetting, Params, base_model
 
 SETTING = ParensSetting()  # the chapter's 4-head mixed transformer, Adam 3e-3, 1000 steps, 32 strings per step
 DATA_CONFIG = ParensDataConfig(n_train=256, frac_near_miss=1.0)  # the chapter's data (seed 0)
+PERM_SEEDS = {"nested": 18, "ec": 19}  # generator seeds of the permuted (negative-control) weights, as in step.json
 NESTED_BELOW, EC_ABOVE = 0.1, 0.6  # OOD-rate thresholds of Nested-like and Equal-Count-like seeds (as classify())
 
 
@@ -63,6 +64,8 @@ def arm_weights(arm: str, data: ParensData, step_file: Path) -> Tensor | None:
     if not step_file.exists():
         raise FileNotFoundError(f"arm {arm!r} needs {step_file} (run the 'step' subcommand first)")
     weights = json.loads(step_file.read_text())["weights"]
+    if arm.startswith("perm_") and arm not in weights and "step_" + arm[5:] in weights:  # e.g. perm_nested_1.6
+        return permuted(torch.tensor(weights["step_" + arm[5:]]), seed=PERM_SEEDS[arm.split("_")[1]])
     if arm not in weights:
         raise KeyError(f"unknown arm {arm!r}; {step_file} has {sorted(weights)}")
     return torch.tensor(weights[arm])
