@@ -522,26 +522,34 @@ def paired(arm, candidates):
     return None, None, None
 
 
+# Amendment 4 reads the same weights the other way round on fresh seeds: -dh (the arm named "towards
+# Equal-Count") is predicted to lower the OOD rate, +dh to raise it.
+REVERSED = {"ctrl_nested": "less", "ctrl_ec": "greater"}
+REVERSED.update({f"{kind}_{fav}_{dose}": ("greater" if fav == "nested" else "less")
+                 for kind in ("step", "perm") for fav in ("nested", "ec") for dose in ("0.69", "1.6")})
+SEED_SETS = {"development": ((range(0, 128), range(0, 96), range(0, 64), range(0, 32)), INTENDED),
+             "held-out": ((range(1000, 1128), range(1000, 1096), range(1000, 1064), range(1000, 1032)), INTENDED),
+             "fresh": ((range(1128, 1256), range(1128, 1224), range(1128, 1192), range(1128, 1160)), REVERSED)}
 table = {}
-for label, candidates in (("development", (range(0, 128), range(0, 96), range(0, 64), range(0, 32))),
-                          ("held-out", (range(1000, 1256), range(1000, 1128), range(1000, 1096), range(1000, 1064), range(1000, 1032)))):
-    for arm, alt in INTENDED.items():
+for label, (candidates, alts) in SEED_SETS.items():
+    for arm, alt in alts.items():
         seeds, b, t = paired(arm, candidates)
         if seeds is not None:
-            table[label, arm] = {**compare_arms(b, t, alt), "seeds": seeds}
+            table[label, arm] = {**compare_arms(b, t, alt), "seeds": seeds, "alternative": alt}
     for arm in [a for (lab, a) in table if lab == label]:
         row, seeds = table[label, arm], table[label, arm]["seeds"]
         sh = lambda v: "/".join(f"{x:.2f}" for x in v)
-        print(f"{label} seeds {seeds.start}-{seeds.stop - 1} {arm:15s} ({INTENDED[arm]}): n {row['n']}, median {row['median_baseline']:.3f} → "
+        print(f"{label} seeds {seeds.start}-{seeds.stop - 1} {arm:16s} ({row['alternative']}): n {row['n']}, median {row['median_baseline']:.3f} → "
               f"{row['median_treated']:.3f}, median change {row['median_change']:+.3f}, mean {row['mean_change']:+.3f}, "
-              f"{row['intended']}/{row['n']} intended, Wilcoxon p = {row['p']:.2g}; shares N/hybrid/EC {sh(row['shares_baseline'])} → "
+              f"{row['intended']}/{row['n']} as predicted, Wilcoxon p = {row['p']:.2g}; shares N/hybrid/EC {sh(row['shares_baseline'])} → "
               f"{sh(row['shares_treated'])}; '('-first OOD mean change {row['open_mean_change']:+.3f} (p = {row['p_open']:.2g})")
     for fav in ("nested", "ec"):
-        s_arm, p_arm = f"step_{fav}_0.69", f"perm_{fav}_0.69"
-        if (label, s_arm) in table and (label, p_arm) in table and table[label, s_arm]["seeds"] == table[label, p_arm]["seeds"]:
-            pb = beats_permuted(table[label, s_arm], table[label, p_arm], INTENDED[s_arm])
-            table[label, f"beats_perm_{fav}"] = pb
-            print(f"{label}: step {fav} vs its permuted control, one-sided Mann-Whitney p = {pb:.2g}")
+        for dose in ("0.69", "1.6"):
+            s_arm, p_arm = f"step_{fav}_{dose}", f"perm_{fav}_{dose}"
+            if (label, s_arm) in table and (label, p_arm) in table and table[label, s_arm]["seeds"] == table[label, p_arm]["seeds"]:
+                pb = beats_permuted(table[label, s_arm], table[label, p_arm], alts[s_arm])
+                table[label, f"beats_perm_{fav}_{dose}"] = pb
+                print(f"{label}: step {fav} (dose {dose}) vs its permuted control, one-sided Mann-Whitney p = {pb:.2g}")
 
 # %% [markdown]
 # ## What reproduces
@@ -601,7 +609,7 @@ controls_ok = all(r is not None and r["p"] < ALPHA for r in controls_dev)
 
 def step_claim(label: str, fav: str) -> tuple[str, bool, float]:
     """The pre-registered test of one direction on one seed set (primary dose), as text, verdict and p."""
-    row, pb = table.get((label, f"step_{fav}_0.69")), table.get((label, f"beats_perm_{fav}"))
+    row, pb = table.get((label, f"step_{fav}_0.69")), table.get((label, f"beats_perm_{fav}_0.69"))
     if row is None:
         gate = gates.get("retuned")
         why = ("the pre-registered sign-check gate failed at the anchors; Amendment 2 trains the step on held-out seeds only"
@@ -642,4 +650,27 @@ for label in ("development", "held-out"):
     for fav, what in (("nested", "lowers"), ("ec", "raises")):
         text, ok, p = step_claim(label, fav)
         claims.append(Claim(f"The full-response step dh = χ†dμ (dose ln 2) {what} the OOD rate ({label} seeds)", text, ok, p))
+
+
+def reversed_claim(target: str) -> tuple[str, bool, float]:
+    """Amendment 4 on the fresh seeds: does -dh (dose 1.6) move the OOD rate towards ``target``?"""
+    fav = "ec" if target == "nested" else "nested"  # -dh towards Nested is the arm named towards Equal-Count
+    row, pb = table.get(("fresh", f"step_{fav}_1.6")), table.get(("fresh", f"beats_perm_{fav}_1.6"))
+    ctrl = [table.get(("fresh", a)) for a in ("ctrl_nested", "ctrl_ec")]
+    if row is None or pb is None or None in ctrl:
+        return "not run on the fresh seeds 1128–1255 (Amendment 4)", False, float("nan")
+    ctrl_ok = all(r["p"] < ALPHA for r in ctrl)
+    sign = -1 if target == "nested" else 1
+    shift = sign * (row["median_treated"] - row["median_baseline"])
+    direction = row["p"] < ALPHA and pb < ALPHA and ctrl_ok
+    verdict = ("selects" if direction and shift >= 0.05 else "the reversal replicates, below the 0.05 median shift" if direction
+               else "the reversal does not replicate")
+    return (f"fresh seeds {row['seeds'].start}–{row['seeds'].stop - 1}, arm {f'step_{fav}_1.6'} (−dh): n {row['n']}, median "
+            f"{row['median_baseline']:.3f} → {row['median_treated']:.3f} (shift {shift:+.3f} the predicted way), Wilcoxon p = {row['p']:.2g}, "
+            f"beats permuted p = {pb:.2g}, controls p = {ctrl[0]['p']:.2g} / {ctrl[1]['p']:.2g}: {verdict}"), direction and shift >= 0.05, row["p"]
+
+
+for target, what in (("nested", "lowers"), ("ec", "raises")):
+    text, ok, p = reversed_claim(target)
+    claims.append(Claim(f"The reversed step −dh (dose 1.6, pre-registered after the reversal) {what} the OOD rate on fresh seeds", text, ok, p))
 save_claims("06_parentheses_llc", preset, claims, results_dir)

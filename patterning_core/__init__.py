@@ -17,13 +17,13 @@ from .modes import Modes, modes
 from .patterning import PatterningStep, patterning_step, reweight
 from .sgld import Samples, SGLDConfig, SGLDDivergenceError, sample, sgld_step
 from .susceptibility import Susceptibilities, susceptibilities, susceptibilities_from_stats, susceptibilities_from_traces
-from .training import TrainConfig, TrainResult, init_params, train
+from .training import LangevinResult, TrainConfig, TrainResult, init_params, langevin, train
 
 __all__ = [
     "DeviceMismatchError", "check_device", "resolve_device",
     "LLCResponse", "LLCResult", "llc", "llc_from_losses", "llc_response", "Modes", "modes", "PatterningStep", "patterning_step", "reweight",
     "Samples", "SGLDConfig", "SGLDDivergenceError", "sample", "sgld_step", "Susceptibilities", "susceptibilities",
-    "susceptibilities_from_stats", "susceptibilities_from_traces", "TrainConfig", "TrainResult", "init_params", "train",
+    "susceptibilities_from_stats", "susceptibilities_from_traces", "TrainConfig", "TrainResult", "init_params", "train", "langevin", "LangevinResult",
 ]
 from .loop import EventTriggered, PatterningTrajectory, Periodic, Single, Target, pattern
 

@@ -13,7 +13,7 @@ elementwise, every seed follows exactly the trajectory it would follow alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Literal, Mapping, Sequence
+from typing import Callable, Iterable, Literal, Mapping, NamedTuple, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .checks import check_finite, check_int, check_number, check_tensor, model_device
 from .devices import check_device
-from .sgld import Batch, Params, PerSampleLoss, _check_batch_sizes, _check_data, _check_weights, _per_sample
+from .sgld import Batch, Params, PerSampleLoss, SGLDConfig, SGLDDivergenceError, _check_batch_sizes, _check_data, _check_weights, _per_sample, sgld_step
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,81 @@ def train(
         checkpoints=checkpoints,
         optimizer_state={k: {n: v.detach().clone() for n, v in opt.state[leaf].items()} for k, leaf in leaves.items()},
     )
+
+
+class LangevinResult(NamedTuple):
+    """Where :func:`langevin` left every seed."""
+
+    params: Params  # name -> (seeds, *shape), the last position of every seed's chain
+    loss_trace: Tensor  # (seeds, steps + 1) minibatch loss L_h before each step (the last: after the final step)
+
+
+def langevin(
+    model: nn.Module,
+    per_sample_loss: PerSampleLoss,
+    data: Batch,
+    *,
+    params: Mapping[str, Tensor],
+    config: SGLDConfig,
+    steps: int,
+    weights: Tensor | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> LangevinResult:
+    r"""Continue every seed of stacked ``params`` with ``steps`` SGLD steps on its weighted loss:
+    one chain per seed, localized at the seed's own start :math:`w^*_s`,
+
+    .. math::
+        w_s' = w_s - \frac{\varepsilon}{2}\big(n\beta\,\nabla L^{(s)}_h(w_s) + \gamma (w_s - w^*_s)\big) + \sqrt{\varepsilon}\,\xi
+
+    (:func:`~patterning_core.sgld.sgld_step`; ``config.num_chains``, ``num_draws`` and ``burnin`` are
+    not used). With :math:`\gamma = 0` a seed's chain targets the tempered posterior
+    :math:`\propto \exp(-n\beta L_h)`: "train longer with SGLD noise", the posterior-oriented
+    continuation of issue 18 (Welling & Teh 2011). Minibatches (``config.batch_size``) are drawn per
+    seed from ``seed``; the noise too, so two calls with the same ``seed`` and different ``weights``
+    share their random numbers. A non-finite loss raises :class:`~patterning_core.sgld.SGLDDivergenceError`
+    naming ε, nβ and γ.
+    """
+    device = model_device(model)
+    if not isinstance(config, SGLDConfig):
+        raise TypeError(f"config must be an SGLDConfig, got {type(config).__name__}")
+    check_int("steps", steps, low=0)
+    n = _check_data(data, device=device)
+    start = _check_stacked_params(model, params, device)
+    num_seeds = next(iter(start.values())).shape[0]
+    h = _check_weights(weights, n, device, seeds=num_seeds).expand(num_seeds, n)  # (seeds, n)
+    _check_batch_sizes(config.batch_size, None, n)
+    buffers = dict(model.named_buffers())
+    gen = torch.Generator(device=device).manual_seed(seed)
+
+    def seed_loss(p: Params, batch: Batch, hb: Tensor) -> Tensor:
+        per = _per_sample(model, per_sample_loss, p, buffers, batch)  # (B,)
+        return (hb * per).sum() / hb.sum()
+
+    full = config.batch_size is None
+    loss_fn = vmap(seed_loss, in_dims=(0, None if full else 0, 0))
+    w = {k: v.detach().clone() for k, v in start.items()}
+    losses = []
+    for step in tqdm(range(steps + 1), desc="langevin", disable=not progress, leave=False):
+        if full:
+            batch, hb = data, h
+        else:
+            idx = torch.randint(n, (num_seeds, config.batch_size), generator=gen, device=device)  # (seeds, B)
+            batch, hb = tuple(t[idx] for t in data), torch.gather(h, 1, idx)
+        leaves = {k: v.requires_grad_(True) for k, v in w.items()}
+        per_seed = loss_fn(leaves, batch, hb)  # (seeds,)
+        losses.append(per_seed.detach())
+        if not torch.isfinite(per_seed).all():
+            bad = (~torch.isfinite(per_seed)).nonzero().squeeze(1).tolist()
+            raise SGLDDivergenceError(f"Langevin loss is not finite at step {step} for seeds {bad} (ε={config.step_size}, "
+                                      f"nβ={config.nbeta}, γ={config.gamma}): lower ε or raise γ")
+        if step == steps:
+            break
+        grads = torch.autograd.grad(per_seed.sum(), list(leaves.values()))
+        w = {k: sgld_step(v.detach(), g, start[k], torch.randn(v.shape, generator=gen, device=device, dtype=v.dtype),
+                          step_size=config.step_size, nbeta=config.nbeta, gamma=config.gamma)
+             for (k, v), g in zip(leaves.items(), grads)}
+    return LangevinResult({k: v.detach() for k, v in w.items()}, torch.stack(losses, dim=1))
 
 
 def _check_stacked_params(model: nn.Module, params: Mapping[str, Tensor] | None, device: torch.device) -> Params:
