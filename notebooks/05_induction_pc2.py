@@ -411,6 +411,56 @@ ax.legend(fontsize=7, ncol=2)
 fig.tight_layout()
 
 # %% [markdown]
+# ## To the issue's 0.3, on fresh batch orders (offline, committed)
+#
+# The window above ends before Baseline reaches the issue's threshold, 0.3, and its batch orders were the
+# ones on which the SGLD variant was chosen. A second set of runs, pre-registered in `results/lm/README.md`
+# (session 7) before any of them started, trains 9,000 steps from the same branch point (to step 13,000)
+# on three *fresh* batch orders (3, 4, 5): Baseline, the SGLD-PC2 Induce and Repress weights (unchanged),
+# and oracle ↑ (which stops 200 steps after passing 0.3). Formation at 0.3 is primary; 0.1 replicates the
+# window above on new batch orders.
+
+# %%
+long_path = Path("../results/lm/ctx256_long.json")
+long_runs = json.loads(long_path.read_text())["runs"] if long_path.exists() else {}
+LONG_END = 13000  # last step of these runs: not formed by then counts as LONG_END + 1
+LONG_CONDS = tuple(k for k in ("baseline", "induce_sgld", "repress_sgld", "oracle_up") if k in long_runs)
+
+
+def long_after(k: str, threshold: float) -> np.ndarray:
+    """Steps from the branch point to best layer-1 prefix matching ≥ ``threshold``, per batch order ``(seeds,)``."""
+    out = []
+    for sd in sorted(long_runs[k], key=int):
+        tr = long_runs[k][sd]["trajectory"]
+        f = formation_step([x["step"] for x in tr], [x["pm_l1_best"] for x in tr], threshold)
+        out.append((LONG_END + 1 if f is None else f) - 4000)
+    return np.array(out)
+
+
+long_after_ = {(k, t): long_after(k, t) for k in LONG_CONDS for t in (0.1, 0.15, 0.3)}
+for k in LONG_CONDS:
+    r0 = next(iter(long_runs[k].values()))
+    print(f"{k:12s} batch orders {sorted(long_runs[k], key=int)}: steps after 4000 to 0.1 {long_after_[k, 0.1].tolist()}, 0.15 "
+          f"{long_after_[k, 0.15].tolist()}, 0.3 {long_after_[k, 0.3].tolist()} (> {LONG_END - 4000}: not formed)  "
+          f"[{r0['provenance']['commit'][:7]}, {r0['provenance']['date_utc'][:10]}]")
+if not LONG_CONDS:
+    print("not committed: results/lm/ctx256_long.json (make lm-retraining-long)")
+
+# %% tags=["hide-input"]
+if LONG_CONDS:
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for k in LONG_CONDS:
+        c, ls = style[k]
+        for j, sd in enumerate(sorted(long_runs[k], key=int)):
+            tr = long_runs[k][sd]["trajectory"]
+            ax.plot([x["step"] for x in tr], [x["pm_l1_best"] for x in tr], color=c, ls=ls, lw=1, label=k if j == 0 else None)
+    ax.plot(steps[steps >= 4000], pm[steps >= 4000, 1].max(1), color="0.6", lw=4, alpha=0.4, label="offline base run")
+    ax.axhline(0.3, color="0.5", lw=0.8)
+    ax.set(xlabel="step", ylabel="best layer-1 prefix matching", title="to 0.3 from step 4000, fresh batch orders 3-5")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+
+# %% [markdown]
 # ## What reproduces
 #
 # The printed numbers are the record; the checks below turn them into the claims table. Everything
@@ -485,6 +535,29 @@ def sgld_text(k: str) -> str:
     return f"; with SGLD's PC2 {after[k].tolist()}" if k in after else ""
 
 
+def long_claims() -> list:
+    """The pre-registered reading of the runs to 0.3 on fresh batch orders (results/lm/README.md, session 7)."""
+    if set(LONG_CONDS) != {"baseline", "induce_sgld", "repress_sgld", "oracle_up"}:
+        return [Claim("At the issue's 0.3, fresh batch orders: SGLD-PC2 Induce earlier and Repress later than Baseline",
+                      "not committed (make lm-retraining-long)", False, float("nan"))]
+    a = {k: long_after_[k, 0.3] for k in LONG_CONDS}
+    a1 = {k: long_after_[k, 0.1] for k in LONG_CONDS}
+    up = bool(a["oracle_up"].max() < a["baseline"].min())
+    ind, rep = bool(a["induce_sgld"].max() < a["baseline"].min()), bool(a["repress_sgld"].min() > a["baseline"].max())
+    gain = float(a["baseline"].mean() - a["oracle_up"].mean())
+    frac = float(a["baseline"].mean() - a["induce_sgld"].mean()) / gain if gain > 0 else float("nan")
+    return [
+        Claim("At the issue's 0.3, fresh batch orders: weights that know the answer (oracle ↑) form earlier than Baseline",
+              f"steps from step 4000 to 0.3: oracle ↑ {a['oracle_up'].tolist()}, Baseline {a['baseline'].tolist()} (> {LONG_END - 4000}: not formed)",
+              up, gain),
+        Claim("At the issue's 0.3, fresh batch orders: SGLD-PC2 Induce earlier and Repress later than Baseline",
+              f"steps from step 4000 to 0.3: Induce {a['induce_sgld'].tolist()}, Repress {a['repress_sgld'].tolist()}, Baseline "
+              f"{a['baseline'].tolist()}; ratio Baseline/Induce {float(a['baseline'].mean() / a['induce_sgld'].mean()):.2f}, Induce's gain "
+              f"{frac:.2f} of the oracle's; at 0.1: Induce {a1['induce_sgld'].tolist()}, Repress {a1['repress_sgld'].tolist()}, Baseline "
+              f"{a1['baseline'].tolist()}; earlier: {ind}, later: {rep}", ind and rep, float(a["baseline"].mean() / a["induce_sgld"].mean())),
+    ]
+
+
 save_claims("05_induction_pc2", preset, [
     Claim("The base model shows the induction bump (prefix matching rises, in-context loss drops)",
           f"best layer-1 prefix matching ×{bump:.1f} from step 2500 to 12000 (to {pm[-1, 1].max():.2f}); loss drop {drop[-1]:+.2f} nats",
@@ -516,4 +589,4 @@ save_claims("05_induction_pc2", preset, [
           f"Baseline {after['baseline'].tolist()}; at 0.15: Induce {after15['induce_sgld'].tolist()}, Repress "
           f"{after15['repress_sgld'].tolist()}, Baseline {after15['baseline'].tolist()}; both directions outside the spread required at {THRESHOLD}",
           sgld_both, float(after["baseline"].mean() / after["induce_sgld"].mean())),
-], results_dir)
+] + long_claims(), results_dir)

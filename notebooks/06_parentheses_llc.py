@@ -513,10 +513,10 @@ INTENDED.update({f"{kind}_{fav}_{dose}": ("less" if fav == "nested" else "greate
                  for kind in ("step", "perm") for fav in ("nested", "ec") for dose in ("0.35", "0.69", "1.6")})
 
 
-def paired(arm, candidates):
-    """The largest of ``candidates`` on which ``arm`` and the baseline are both committed in full."""
+def paired(arm, candidates, base="baseline"):
+    """The largest of ``candidates`` on which ``arm`` and ``base`` are both committed in full."""
     for r in candidates:
-        b, t = load_arm(RESULTS, "baseline", r), load_arm(RESULTS, arm, r)
+        b, t = load_arm(RESULTS, base, r), load_arm(RESULTS, arm, r)
         if b is not None and t is not None:
             return r, b, t
     return None, None, None
@@ -550,6 +550,31 @@ for label, (candidates, alts) in SEED_SETS.items():
                 pb = beats_permuted(table[label, s_arm], table[label, p_arm], alts[s_arm])
                 table[label, f"beats_perm_{fav}_{dose}"] = pb
                 print(f"{label}: step {fav} (dose {dose}) vs its permuted control, one-sided Mann-Whitney p = {pb:.2g}")
+
+# %% [markdown]
+# **A posterior-oriented arm** (Amendment 5, development seeds only). The theory speaks of posterior mass,
+# not of where SGD stops. So every seed continues from where *unweighted* SGD stopped with 500 steps of
+# unlocalized SGLD (`patterning_core.langevin`, nβ = 5000, ε = 1e-5) on each arm's weighted loss, all arms
+# sharing the starts, minibatches and noise; each arm is compared with the noise-continued unweighted run.
+
+# %%
+post = {}
+for arm in ("ctrl_nested", "ctrl_ec", "step_nested_0.69", "step_ec_0.69", "perm_nested_0.69", "perm_ec_0.69"):
+    alt = INTENDED[arm]
+    seeds, b, t = paired(f"post_{arm}", (range(0, 128), range(0, 64), range(0, 32)), base="post_baseline")
+    if seeds is not None:
+        post[arm] = {**compare_arms(b, t, alt), "seeds": seeds}
+        r = post[arm]
+        other = compare_arms(b, t, "greater" if alt == "less" else "less")["p"]
+        print(f"posterior arm, seeds {seeds.start}-{seeds.stop - 1}, {arm:16s} ({alt}): n {r['n']}, median {r['median_baseline']:.3f} → "
+              f"{r['median_treated']:.3f}, median change {r['median_change']:+.3f}, {r['intended']}/{r['n']} intended, Wilcoxon p = {r['p']:.2g} "
+              f"(the other way p = {other:.2g})")
+for fav in ("nested", "ec"):
+    if f"step_{fav}_0.69" in post and f"perm_{fav}_0.69" in post:
+        post[f"beats_perm_{fav}"] = beats_permuted(post[f"step_{fav}_0.69"], post[f"perm_{fav}_0.69"], INTENDED[f"step_{fav}_0.69"])
+        print(f"posterior arm: step {fav} vs its permuted control, one-sided Mann-Whitney p = {post[f'beats_perm_{fav}']:.2g}")
+if not post:
+    print("posterior arm: not committed (results/parens/arm_post_*.json)")
 
 # %% [markdown]
 # ## What reproduces

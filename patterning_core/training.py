@@ -136,13 +136,8 @@ def train(
             opt.state[leaf] = {n: (v.detach().clone().to(device) if v.dim() == 0 else v.detach().to(device).expand_as(leaf).clone())
                                for n, v in st.items()}
     gen = torch.Generator(device=device).manual_seed(seed)
-
-    def seed_loss(p: Params, batch: Batch, hb: Tensor) -> Tensor:
-        per = _per_sample(model, per_sample_loss, p, buffers, batch)  # (B,)
-        return (hb * per).sum() / hb.sum()
-
     full = config.batch_size is None
-    loss_fn = vmap(seed_loss, in_dims=(0, None if full else 0, 0))
+    loss_fn = _seeds_loss(model, per_sample_loss, buffers, full)
     losses, logged, checkpoints = [], [], []
     for step in tqdm(range(config.steps + 1), desc="train", disable=not progress, leave=False):
         if checkpoint_every and step % checkpoint_every == 0:
@@ -217,13 +212,8 @@ def langevin(
     _check_batch_sizes(config.batch_size, None, n)
     buffers = dict(model.named_buffers())
     gen = torch.Generator(device=device).manual_seed(seed)
-
-    def seed_loss(p: Params, batch: Batch, hb: Tensor) -> Tensor:
-        per = _per_sample(model, per_sample_loss, p, buffers, batch)  # (B,)
-        return (hb * per).sum() / hb.sum()
-
     full = config.batch_size is None
-    loss_fn = vmap(seed_loss, in_dims=(0, None if full else 0, 0))
+    loss_fn = _seeds_loss(model, per_sample_loss, buffers, full)
     w = {k: v.detach().clone() for k, v in start.items()}
     losses = []
     for step in tqdm(range(steps + 1), desc="langevin", disable=not progress, leave=False):
@@ -246,6 +236,17 @@ def langevin(
                           step_size=config.step_size, nbeta=config.nbeta, gamma=config.gamma)
              for (k, v), g in zip(leaves.items(), grads)}
     return LangevinResult({k: v.detach() for k, v in w.items()}, torch.stack(losses, dim=1))
+
+
+def _seeds_loss(model: nn.Module, per_sample_loss: PerSampleLoss, buffers: Params, full: bool) -> Callable[[Params, Batch, Tensor], Tensor]:
+    """``(params (seeds, ...), batch, weights (seeds, B)) -> (seeds,)``: every seed's weighted mean loss on its
+    batch (one batch shared by all seeds when ``full``, else one per seed)."""
+
+    def seed_loss(p: Params, batch: Batch, hb: Tensor) -> Tensor:
+        per = _per_sample(model, per_sample_loss, p, buffers, batch)  # (B,)
+        return (hb * per).sum() / hb.sum()
+
+    return vmap(seed_loss, in_dims=(0, None if full else 0, 0))
 
 
 def _check_stacked_params(model: nn.Module, params: Mapping[str, Tensor] | None, device: torch.device) -> Params:
