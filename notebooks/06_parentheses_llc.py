@@ -629,7 +629,8 @@ if not post:
 #   controls holding. But the medians move 0.024 and 0.027, half the 0.05 the issue asks, so even read
 #   backwards the step is not a selector at the issue's standard. Where the step puts its weight (printed
 #   above) suggests why: among the D_L<0 strings it up-weights those that start with `(` and *down*-weights
-#   the `)`-first ones that the positive control towards Nested multiplies by 8.
+#   the `)`-first ones that the positive control towards Nested multiplies by 8. The development seeds
+#   (Amendment 6, for the record) show the same sign at the primary dose: three seed sets, one direction.
 # * **Posterior-oriented arm** (Amendment 5, development seeds 0–63): continuing every seed from where
 #   unweighted SGD stopped with unlocalized SGLD on the weighted loss, both controls still pass (the one
 #   towards Nested barely), but the step moves nothing either way (p = 0.17 and 0.36, not beating its
