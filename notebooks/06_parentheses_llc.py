@@ -670,7 +670,7 @@ def step_claim(label: str, fav: str) -> tuple[str, bool, float]:
                if gate is not None and not gate.passed else "shared-CPU budget")
         return f"not run on the {label} seeds ({why})", False, float("nan")
     gate = gates.get("retuned")
-    after_gate = " — trained after the sign-check gate failed (Amendment 2: for the record)" if gate is not None and not gate.passed else ""
+    after_gate = " — trained after the sign-check gate failed (Amendments 2 and 6: for the record)" if gate is not None and not gate.passed else ""
     sign = -1 if fav == "nested" else 1
     ok = controls_ok and row["p"] < ALPHA and sign * (row["median_treated"] - row["median_baseline"]) >= 0.05 and pb is not None and pb < ALPHA
     return (f"{label} seeds {row['seeds'].start}–{row['seeds'].stop - 1}: n {row['n']}, median {row['median_baseline']:.3f} → {row['median_treated']:.3f}, Wilcoxon p = {row['p']:.2g}, "
