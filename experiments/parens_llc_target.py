@@ -76,6 +76,15 @@ def provenance(wall_s: float) -> dict:
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "wall_s": round(wall_s, 1), "torch": torch.__version__}
 
 
+def write_arm(stem: str, arm: str, seeds: range, res, data, w, t0: float, **extra) -> None:
+    """``results/parens/<stem>_A_B.json``: per seed the OOD balanced rate (all, and '('-first), accuracies, loss."""
+    out = {"arm": arm, "seeds": [seeds.start, seeds.stop], **extra, "ood_rate": res.ood_rate.tolist(),
+           "ood_open_rate": ood_open_rate(res.params, data).tolist(), "train_acc": res.train_acc.tolist(),
+           "fit_acc": fit_accuracy(res.params, data, w).tolist(), "train_loss": res.train_loss.tolist(),
+           "weights_range": [float(w.min()), float(w.max())] if w is not None else [1.0, 1.0], "provenance": provenance(time.time() - t0)}
+    (OUT / f"{stem}_{seeds.start}_{seeds.stop}.json").write_text(json.dumps(out))
+
+
 def run_arms(seeds: range, arms: list[str], cache: Path) -> None:
     data = make_parens_data(DATA_CONFIG, seed=0)
     init = init_seeds(SETTING, seeds)
@@ -85,11 +94,7 @@ def run_arms(seeds: range, arms: list[str], cache: Path) -> None:
         res = train_seeds(SETTING, data, init, weights=w)
         if arm == "baseline":
             torch.save(res.params, cache / f"baseline_{seeds.start}_{seeds.stop}.pt")
-        out = {"arm": arm, "seeds": [seeds.start, seeds.stop], "ood_rate": res.ood_rate.tolist(), "ood_open_rate": ood_open_rate(res.params, data).tolist(),
-                            "train_acc": res.train_acc.tolist(), "fit_acc": fit_accuracy(res.params, data, w).tolist(), "train_loss": res.train_loss.tolist(),
-                            "weights_range": [float(w.min()), float(w.max())] if w is not None else [1.0, 1.0],
-                            "provenance": provenance(time.time() - t0)}
-        (OUT / f"arm_{arm}_{seeds.start}_{seeds.stop}.json").write_text(json.dumps(out))
+        write_arm(f"arm_{arm}", arm, seeds, res, data, w, t0)
         print(f"{arm}: {len(seeds)} seeds in {time.time() - t0:.0f} s; median OOD rate {res.ood_rate.median():.3f}", flush=True)
 
 
@@ -209,14 +214,8 @@ def posterior(seeds: range, arms: list[str], cache: Path, config: SGLDConfig = P
         run = langevin(base, per_sample_loss, tuple(data.train), params=start, config=config, steps=steps, weights=w,
                        seed=seeds.start, progress=False)
         res = score(SETTING, run.params, data)
-        out = {"arm": arm, "seeds": [seeds.start, seeds.stop], "sgld": vars(config), "steps": steps, "start": "baseline (SGD end)",
-               "ood_rate": res.ood_rate.tolist(), "ood_open_rate": ood_open_rate(run.params, data).tolist(),
-               "ood_rate_start": before.ood_rate.tolist(), "train_acc": res.train_acc.tolist(),
-               "fit_acc": fit_accuracy(run.params, data, w).tolist(), "train_loss": res.train_loss.tolist(),
-               "loss_trace_mean": run.loss_trace.mean(0)[:: max(1, steps // 20)].tolist(),
-               "weights_range": [float(w.min()), float(w.max())] if w is not None else [1.0, 1.0],
-               "provenance": provenance(time.time() - t0)}
-        (OUT / f"arm_{tag}_{arm}_{seeds.start}_{seeds.stop}.json").write_text(json.dumps(out))
+        write_arm(f"arm_{tag}_{arm}", arm, seeds, res, data, w, t0, sgld=vars(config), steps=steps, start="baseline (SGD end)",
+                  ood_rate_start=before.ood_rate.tolist(), loss_trace_mean=run.loss_trace.mean(0)[:: max(1, steps // 20)].tolist())
         moved = (res.ood_rate - before.ood_rate).abs()
         print(f"{tag} {arm}: {len(seeds)} seeds in {time.time() - t0:.0f} s; median OOD {before.ood_rate.median():.3f} -> "
               f"{res.ood_rate.median():.3f}; |change| median {moved.median():.3f} max {moved.max():.3f}; "

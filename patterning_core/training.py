@@ -142,12 +142,7 @@ def train(
     for step in tqdm(range(config.steps + 1), desc="train", disable=not progress, leave=False):
         if checkpoint_every and step % checkpoint_every == 0:
             checkpoints.append((step, {k: v.detach().clone() for k, v in leaves.items()}))
-        if full:
-            batch, hb = data, h
-        else:
-            idx = torch.randint(n, (1 if config.shared_batches else num_seeds, config.batch_size), generator=gen, device=device)
-            idx = idx.expand(num_seeds, -1)  # (seeds, B)
-            batch, hb = tuple(t[idx] for t in data), torch.gather(h, 1, idx)
+        batch, hb = _seed_batches(data, h, config.batch_size, gen, config.shared_batches)
         per_seed = loss_fn(leaves, batch, hb)  # (seeds,)
         if step % config.log_every == 0:
             losses.append(per_seed.detach())
@@ -217,11 +212,7 @@ def langevin(
     w = {k: v.detach().clone() for k, v in start.items()}
     losses = []
     for step in tqdm(range(steps + 1), desc="langevin", disable=not progress, leave=False):
-        if full:
-            batch, hb = data, h
-        else:
-            idx = torch.randint(n, (num_seeds, config.batch_size), generator=gen, device=device)  # (seeds, B)
-            batch, hb = tuple(t[idx] for t in data), torch.gather(h, 1, idx)
+        batch, hb = _seed_batches(data, h, config.batch_size, gen)
         leaves = {k: v.requires_grad_(True) for k, v in w.items()}
         per_seed = loss_fn(leaves, batch, hb)  # (seeds,)
         losses.append(per_seed.detach())
@@ -247,6 +238,17 @@ def _seeds_loss(model: nn.Module, per_sample_loss: PerSampleLoss, buffers: Param
         return (hb * per).sum() / hb.sum()
 
     return vmap(seed_loss, in_dims=(0, None if full else 0, 0))
+
+
+def _seed_batches(data: Batch, h: Tensor, batch_size: int | None, gen: torch.Generator, shared: bool = False) -> tuple[Batch, Tensor]:
+    """This step's batch and weights ``(seeds, B)``: all of ``data`` and ``h`` (``batch_size`` None), else
+    ``batch_size`` indices drawn per seed from ``gen`` (one draw for all seeds when ``shared``)."""
+    if batch_size is None:
+        return data, h
+    num_seeds, n = h.shape
+    idx = torch.randint(n, (1 if shared else num_seeds, batch_size), generator=gen, device=h.device)
+    idx = idx.expand(num_seeds, -1)  # (seeds, B)
+    return tuple(t[idx] for t in data), torch.gather(h, 1, idx)
 
 
 def _check_stacked_params(model: nn.Module, params: Mapping[str, Tensor] | None, device: torch.device) -> Params:

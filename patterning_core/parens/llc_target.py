@@ -64,7 +64,7 @@ def arm_weights(arm: str, data: ParensData, step_file: Path) -> Tensor | None:
     if not step_file.exists():
         raise FileNotFoundError(f"arm {arm!r} needs {step_file} (run the 'step' subcommand first)")
     weights = json.loads(step_file.read_text())["weights"]
-    if arm.startswith("perm_") and arm not in weights and "step_" + arm[5:] in weights:  # e.g. perm_nested_1.6
+    if arm.startswith("perm_") and "step_" + arm[5:] in weights:  # the step weights of that dose, permuted (as step() stores them)
         return permuted(torch.tensor(weights["step_" + arm[5:]]), seed=PERM_SEEDS[arm.split("_")[1]])
     if arm not in weights:
         raise KeyError(f"unknown arm {arm!r}; {step_file} has {sorted(weights)}")
