@@ -99,7 +99,11 @@ gpu-check: venv
 LM256 := --data-dir data/lm --n-ctx 256 --batch-size 8
 LMBRANCH := $(LM256) --start-step 4000 --base ctx256_branch --base-seed 0 --max-steps 8000 --threshold 0.3 --seeds 0 1 2
 LMLONG := $(LM256) --start-step 4000 --base ctx256_branch --base-seed 0 --max-steps 13000 --threshold 0.3
-LMRUNS := baseline:3 induce_sgld:3 repress_sgld:3 baseline:4 induce_sgld:4 repress_sgld:4 baseline:5 induce_sgld:5 repress_sgld:5 oracle_up:3 oracle_up:4 oracle_up:5
+# Session 7's twelve runs, then session 8's: the shuffled control and the SGLD PC2 of a second draw of contexts (_sgld1).
+LMRUNS ?= baseline:3 induce_sgld:3 repress_sgld:3 baseline:4 induce_sgld:4 repress_sgld:4 baseline:5 induce_sgld:5 repress_sgld:5 \
+  oracle_up:3 oracle_up:4 oracle_up:5 \
+  shuffled:3 shuffled:4 shuffled:5 induce_sgld1:3 repress_sgld1:3 induce_sgld1:4 repress_sgld1:4 induce_sgld1:5 repress_sgld1:5
+LMSGLD := --base ctx256_branch --step 4000 --data-dir data/lm --n-ctx 256 --ih 1 --pt 1 --sgld-chains 8 --sgld-draws 200 --obs 16
 .PHONY: lm-retraining lm-retraining-long lm-ctx64-long
 lm-retraining: venv
 	$(PY) experiments/lm_ctx64_control.py run $(LM256) --import-checkpoint checkpoints/step4000.pt --out results/lm/ctx256_branch.json
@@ -113,14 +117,17 @@ lm-retraining: venv
 	wait
 	$(PY) experiments/lm_ctx64_control.py report --out results/lm/ctx256_branch_[1-4].json --secondary 0.1 0.15
 
-# Issue 17, session 7: the branch protocol to the issue's 0.3 on fresh batch orders 3-5 (9,000 steps a run,
-# two runs at a time: about 75 wall-minutes on 2 cores) -> results/lm/ctx256_long.json (results/lm/README.md).
+# Issue 17, sessions 7-8: the branch protocol to the issue's 0.3 on fresh batch orders 3-5 (9,000 steps a run,
+# two runs at a time: about 75 wall-minutes per twelve runs on 2 cores; each SGLD PC2 about 33 CPU-minutes), merged into
+# results/lm/ctx256_long.json (results/lm/README.md). LMRUNS="condition:seed ..." runs a subset and merges it in.
 lm-retraining-long: venv
 	test -f _build/lm_ctx64/ctx256_branch_seed0_step4000.pt || $(PY) experiments/lm_ctx64_control.py run $(LM256) --import-checkpoint checkpoints/step4000.pt --out results/lm/ctx256_branch.json
-	test -f _build/lm_ctx64/pc2_weights_ctx256_branch_sgld_step4000.pt || nice -n 10 $(PY) experiments/lm_ctx64_pc2.py --base ctx256_branch --step 4000 --data-dir data/lm --n-ctx 256 --ih 1 --pt 1 --sgld-chains 8 --sgld-draws 200 --obs 16
+	test -f _build/lm_ctx64/pc2_weights_ctx256_branch_sgld_step4000.pt || nice -n 10 $(PY) experiments/lm_ctx64_pc2.py $(LMSGLD)
+	test -f _build/lm_ctx64/pc2_weights_ctx256_branch_sgld1_step4000.pt || nice -n 10 $(PY) experiments/lm_ctx64_pc2.py $(LMSGLD) --sgld-draw 1
 	echo $(LMRUNS) | tr ' ' '\n' | tr ':' ' ' | xargs -P 2 -L 1 sh -c 'nice -n 10 $(PY) experiments/lm_ctx64_control.py run $(LMLONG) \
 	  --conditions $$0 --seeds $$1 --out results/lm/ctx256_long_$$0_$$1.json > _build/lm_ctx64/long_$$0_$$1.log 2>&1'
-	$(PY) experiments/lm_ctx64_control.py merge --out $(foreach r,$(LMRUNS),results/lm/ctx256_long_$(subst :,_,$(r)).json) --merged results/lm/ctx256_long.json
+	$(PY) experiments/lm_ctx64_control.py merge --out $(wildcard results/lm/ctx256_long.json) \
+	  $(foreach r,$(LMRUNS),results/lm/ctx256_long_$(subst :,_,$(r)).json) --merged results/lm/ctx256_long.json
 	rm -f results/lm/ctx256_long_*_[0-9].json
 	$(PY) experiments/lm_ctx64_control.py report --out results/lm/ctx256_long.json --secondary 0.1 0.15
 

@@ -61,8 +61,15 @@ from patterning_core.lm.model import AttnOnlyConfig, AttnOnlyTransformer, per_to
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "lm" / "ctx64_control.json"
 CONDITIONS = ("baseline", "oracle_up", "oracle_down", "shuffled")
-PC2_CONDITIONS = ("induce", "repress", "induce_sgld", "repress_sgld")  # chapter 5's method: weights from lm_ctx64_pc2.py
-# (leading-order PC2; "_sgld": PC2 of the SGLD covariance, its --sgld-chains mode), branch runs only
+PC2_CONDITIONS = ("induce", "repress", "induce_sgld", "repress_sgld", "induce_sgld1", "repress_sgld1")  # chapter 5's method:
+# weights from lm_ctx64_pc2.py (leading-order PC2; "_sgld": PC2 of the SGLD covariance, its --sgld-chains mode, on draw 0 of
+# the contexts; "_sgld1": the same on draw 1, --sgld-draw 1), branch runs only
+
+
+def pc2_source(name: str, base: str, start_step: int) -> tuple[Path, str]:
+    """(weights file, key in it) of PC2 condition ``name``: ``induce_sgld1`` is ``induce_sgld`` of the ``_sgld1`` file."""
+    direction, _, variant = name.partition("_")  # "induce", "sgld1"
+    return pc2_weights_path(base + (f"_{variant}" if variant else ""), start_step), (f"{direction}_sgld" if variant else direction)
 
 
 @dataclass(frozen=True)
@@ -243,10 +250,10 @@ def run(cfg: ControlConfig, conditions: list[str], seeds: list[int], out: Path, 
     for seed in seeds:
         for name in conditions:
             if name in PC2_CONDITIONS:
-                src = pc2_weights_path((base or out.stem) + ("_sgld" if name.endswith("_sgld") else ""), start_step)
+                src, key = pc2_source(name, base or out.stem, start_step)
                 if not src.exists():
                     raise FileNotFoundError(f"no PC2 weights {src}: run experiments/lm_ctx64_pc2.py --step {start_step} first")
-                w = torch.load(src, weights_only=True)[name].double()
+                w = torch.load(src, weights_only=True)[key].double()
                 if w.shape != pool.shares.shape:
                     raise ValueError(f"PC2 weights have shape {tuple(w.shape)}, the pool {tuple(pool.shares.shape)}")
             else:

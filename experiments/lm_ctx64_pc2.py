@@ -79,12 +79,12 @@ def modes(model: AttnOnlyTransformer, obs: torch.Tensor, probe: torch.Tensor, n:
 
 
 def sgld_check(model: AttnOnlyTransformer, sgld_tokens: torch.Tensor, obs: torch.Tensor, probe: torch.Tensor, lead, n: int,
-               ih_row: int, pt_row: int, labels: list[str], config: SGLDConfig) -> tuple[dict, object, torch.Tensor]:
+               ih_row: int, pt_row: int, labels: list[str], config: SGLDConfig, seed: int = 0) -> tuple[dict, object, torch.Tensor]:
     r"""SGLD's :math:`\mathrm{Cov}_c[\phi_c, w_c]` on the same observable contexts against the leading order
     :math:`\nabla_c\phi_c/\gamma` (per head: regression coefficient ``k`` and cosine), and the PC2 reading of the
     susceptibilities built from the SGLD covariance (``linear_susceptibilities``) on the same probe. Also
     returns the sampled response and the head direction :math:`u_2/\mathrm{rms}` of its PC2, for scoring."""
-    sampled = head_param_covariance(model, sgld_tokens, obs, config=config, seed=0, progress=True)
+    sampled = head_param_covariance(model, sgld_tokens, obs, config=config, seed=seed, progress=True)
     k = (sampled.cov * lead.cov).sum(1) / lead.cov.pow(2).sum(1)  # (heads,)
     cos = (sampled.cov * lead.cov).sum(1) / (sampled.cov.norm(dim=1) * lead.cov.norm(dim=1))  # (heads,)
     X = linear_susceptibilities(model, sampled, probe).reshape(len(sampled.heads), -1)  # (heads, tokens)
@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pt", type=int, default=None, help="layer-0 previous-token head (default: from the base run's JSON)")
     p.add_argument("--sgld-chains", type=int, default=0, help="instead of the weights: the SGLD cross-check on draw 0 with this many chains per head")
     p.add_argument("--sgld-draws", type=int, default=200, help="draws per chain of the SGLD cross-check")
+    p.add_argument("--sgld-draw", type=int, default=0, help="which draw of contexts (and SGLD seed) the SGLD cross-check uses; "
+                   "0 writes the '_sgld' files, d > 0 '_sgld<d>'")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
@@ -133,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     n = len(pool.train)
     draws, score = [], torch.zeros(n, dtype=torch.float64)
     for d in range(args.draws):
+        if args.sgld_chains and d < args.sgld_draw:
+            continue  # each draw's contexts are seeded by itself (100 + d): skipping earlier draws changes nothing
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(100 + d))
         obs, probe = pool.train[perm[: args.obs]], pool.train[perm[args.obs: args.obs + args.probe]]
         lead, rms, U, S, Vt = modes(model, obs, probe, n, ih)
@@ -147,17 +151,18 @@ def main(argv: list[str] | None = None) -> None:
         z = -linear_scores(model, lead, (U[:, 1] / rms).double(), pool.train)  # (n,) the Induce direction
         score += (z - z.mean()) / z.std() / args.draws
         draws.append({"draw": d, "modes": per_mode, "corr_score_share": float(np.corrcoef(z.numpy(), pool.shares.numpy())[0, 1])})
-        if d == 0 and args.sgld_chains:  # chapter 5's SGLD settings, burn-in 5 relaxation times 5/(εγ); a separate file
+        if d == args.sgld_draw and args.sgld_chains:  # chapter 5's SGLD settings, burn-in 5 relaxation times 5/(εγ); a separate file
             cfg_s = SGLDConfig(step_size=3e-4, nbeta=NBETA, gamma=GAMMA, num_chains=args.sgld_chains, num_draws=args.sgld_draws,
                                num_burnin=int(5 / (3e-4 * GAMMA)) + 1, batch_size=2)
-            sgld, sampled, u2 = sgld_check(model, pool.train[-1024:], obs, probe, lead, n, ih, pt, labels, cfg_s)
+            sgld, sampled, u2 = sgld_check(model, pool.train[-1024:], obs, probe, lead, n, ih, pt, labels, cfg_s, seed=d)
             zs = -linear_scores(model, sampled, u2.double(), pool.train)  # (n,) Induce along SGLD's PC2
             ws = {"induce_sgld": sequence_weights(zs, STRENGTH, MAX_RATIO), "repress_sgld": sequence_weights(zs, -STRENGTH, MAX_RATIO)}
-            torch.save({**ws, "score": zs}, pc2_weights_path(args.base + "_sgld", args.step))
-            sgld.update(base=args.base, step=args.step, obs=args.obs, probe=args.probe, leading_order_draw0=per_mode,
+            stem = args.base + ("_sgld" if d == 0 else f"_sgld{d}")
+            torch.save({**ws, "score": zs}, pc2_weights_path(stem, args.step))
+            sgld.update(base=args.base, step=args.step, draw=d, obs=args.obs, probe=args.probe, **{f"leading_order_draw{d}": per_mode},
                         corr_score_share=float(np.corrcoef(zs.numpy(), pool.shares.numpy())[0, 1]),
                         weights={k: weight_summary(pool.shares, v) for k, v in ws.items()}, provenance=provenance(time.time() - t0))
-            out = ROOT / "results" / "lm" / f"{args.base}_pc2_step{args.step}_sgld.json"
+            out = ROOT / "results" / "lm" / f"{args.base}_pc2_step{args.step}_sgld{d or ''}.json"
             out.write_text(json.dumps(sgld, indent=1) + "\n")
             print(f"SGLD vs leading order: k {np.round(list(sgld['k'].values()), 2).tolist()}, cos {np.round(list(sgld['cos'].values()), 3).tolist()}; "
                   + "; ".join(f"PC{m['mode']} top {m['top2']} AUC {m['auc_induction_tokens']:.3f}" for m in sgld["modes"])
