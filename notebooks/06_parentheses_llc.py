@@ -36,12 +36,13 @@
 # baseline seeds ended.
 
 # %% tags=["parameters"]
-preset = "ci"  # "ci": 2 CPU cores, about five minutes; "paper": the seed's scale (4× the seeds, the LLC of all 128 at 6.7× the chain-draws, 16× the χ chain-draws, 3 anchors per kind; not run yet: hours on 2 CPU cores by that scaling of the ci run, so a GPU)
+preset = "ci"  # "ci": 2 CPU cores, about four minutes; "paper": the seed's scale (4× the seeds, the LLC of all 128 at 6.7× the chain-draws, 16× the χ chain-draws, 3 anchors per kind; not run yet: hours on 2 CPU cores by that scaling of the ci run, so a GPU)
 results_dir = "."  # where the chapter's claims JSON is written
 device = "auto"  # "auto": CUDA if available, else CPU; or "cpu", "cuda", "cuda:1", ...
 
 # %%
 import math
+from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -54,9 +55,9 @@ from patterning_core import SGLDConfig, resolve_device
 from patterning_core.parens.data import ParensDataConfig, make_parens_data, to_device, to_string
 from patterning_core.parens.llc_target import beats_permuted, compare_arms, group_perturbation, load_arm, sign_gate
 from patterning_core.llc import directional
-from patterning_core.parens.patterning import (CLASS_NAMES, STUCK, ParensSetting, classify, data_table, extremes,
+from patterning_core.parens.patterning import (CLASS_NAMES, STUCK, ParensSetting, worker_pool, classify, data_table, extremes,
                                                init_seeds, llc_at, log_odds, loss_susceptibility, normalize, paired_shift,
-                                               pattern_weights, shift_test, spread, string_groups, susceptibility_gap, train_seeds)
+                                               pattern_weights, shift_test, spread, string_groups, susceptibility_gap, parallel_calls, train_seeds)
 from patterning_core.report import Claim, save_claims
 
 PRESETS = {
@@ -101,12 +102,20 @@ for row in data_table(data_cpu):
 # the whole string, which is where a global count can be computed. It also has an MLP and a mean-pooled
 # readout. We train 32 seeds at once with Adam (learning rate $3\cdot10^{-3}$, 1000 steps, 32 strings
 # per step, each seed drawing its own minibatches). A seed that does not reach 99 % training accuracy
-# is *stuck* and left out of every statistic below.
+# is *stuck* and left out of every statistic below. On a CPU the chapter hands its independent runs
+# (trainings and SGLD chains) to one worker process per core (`worker_pool`, `parallel_calls`); every run
+# is seeded, so its numbers do not depend on where it runs.
 
 # %%
 setting = ParensSetting()
 init = {k: v.to(device) for k, v in init_seeds(setting, range(P["seeds"])).items()}
-base = train_seeds(setting, data, init)
+pool = worker_pool(device, workers=2)  # on a CPU: one process per core, which share the chapter's runs
+base_job = pool.submit(train_seeds, setting, data, init)
+groups = string_groups(data_cpu.train)  # the three kinds of training string (used from the susceptibility section on)
+NAIVE = {"balanced": "equal_count", "unbalanced, D_L < 0": "nested"}  # kind ×4 -> the algorithm it should favour (§ hand-picked)
+x4 = {name: torch.where(groups[name], 4.0, 1.0) for name in NAIVE}
+naive_jobs = {name: pool.submit(train_seeds, setting, data, init, weights=(w / w.mean()).to(device)) for name, w in x4.items()}
+base = base_job.result()
 cls = classify(base)
 fitted = cls != STUCK
 print(f"fitted {int(fitted.sum())}/{P['seeds']} seeds (train accuracy ≥ 0.99); stuck: {(~fitted).nonzero().squeeze(1).tolist()}")
@@ -153,7 +162,8 @@ s_n, s_e = nested_seeds[0], ec_seeds[0]
 print(f"anchors: Nested-like seed {s_n} (OOD rate {base.ood_rate[s_n]:.2f}), Equal-Count-like seed {s_e} (OOD rate {base.ood_rate[s_e]:.2f})")
 USED = "ε=3e-6, γ=1000 (used)"
 checks = {"ε=1.5e-6, γ=1000": sgld(eps=1.5e-6), USED: sgld(), "ε=6e-6, γ=1000": sgld(eps=6e-6), "ε=3e-6, γ=3000": sgld(gamma=3000.0)}
-check = {(name, s): llc_at(setting, base.seed(s), data.train, cfg, seed=2) for name, cfg in checks.items() for s in (s_n, s_e)}
+check = parallel_calls({(name, s): partial(llc_at, setting, base.seed(s), data.train, cfg, seed=2) for name, cfg in checks.items() for s in (s_n, s_e)},
+                       pool)
 
 # %%
 print(f"{'SGLD setting':22s} | {'Nested-like seed ' + str(s_n):>34s} | {'Equal-Count-like seed ' + str(s_e):>34s}")
@@ -173,7 +183,8 @@ for name, cfg in checks.items():
 
 # %%
 scan = spread(base, fitted, P["scan"])
-lam = {s: check[USED, s] if (USED, s) in check else llc_at(setting, base.seed(s), data.train, sgld(), seed=2) for s in scan}
+more = parallel_calls({s: partial(llc_at, setting, base.seed(s), data.train, sgld(), seed=2) for s in scan if (USED, s) not in check}, pool)
+lam = {s: check[USED, s] if (USED, s) in check else more[s] for s in scan}
 x_ood = base.ood_rate[scan].numpy()
 y_llc = np.array([lam[s].mean for s in scan])
 rho_llc, p_llc = spearmanr(y_llc, x_ood)
@@ -230,7 +241,7 @@ print(f"log-odds (Equal-Count over Nested) ≈ n ΔL + Δλ log n = {n * float(b
 
 # %%
 CHI = sgld(chains=P["chi_chains"], draws=P["chi_draws"], burnin=500, thin=2)
-sus = {s: loss_susceptibility(setting, base.seed(s), data.train, CHI, seed=3) for s in nested_seeds + ec_seeds}
+sus = parallel_calls({s: partial(loss_susceptibility, setting, base.seed(s), data.train, CHI, seed=3) for s in nested_seeds + ec_seeds}, pool)
 chi_n = torch.stack([normalize(sus[s].chi) for s in nested_seeds]).mean(0).cpu()
 chi_e = torch.stack([normalize(sus[s].chi) for s in ec_seeds]).mean(0).cpu()
 gap = susceptibility_gap(chi_e, chi_n)
@@ -240,7 +251,6 @@ for s, r in sus.items():
 print(f"corr(χ̂_N, χ̂_EC) = {float(torch.corrcoef(torch.stack([chi_n, chi_e]))[0, 1]):.2f}")
 
 # %%
-groups = string_groups(data_cpu.train)
 z = normalize(gap)
 for name, m in groups.items():
     print(f"{name:20s} ({int(m.sum()):3d} strings): mean normalized gap {float(z[m].mean()):+.2f}")
@@ -283,7 +293,7 @@ fig.tight_layout()
 # %%
 SCALE = 0.3
 h = {fav: pattern_weights(gap, fav, SCALE) for fav in ("nested", "equal_count")}
-pat = {fav: train_seeds(setting, data, init, weights=w) for fav, w in h.items()}
+pat = parallel_calls({fav: partial(train_seeds, setting, data, init, weights=w) for fav, w in h.items()}, pool)
 alt = {"nested": "less", "equal_count": "greater"}
 tests, paired, fit_pat = {}, {}, {}
 for fav, res in pat.items():
@@ -324,7 +334,8 @@ fig.tight_layout()
 # at the two anchor seeds after retraining (same SGLD settings as above).
 
 # %%
-after = {(fav, s): llc_at(setting, pat[fav].seed(s), data.train, sgld(), seed=4, weights=h[fav]) for fav in pat for s in (s_n, s_e)}
+after = parallel_calls({(fav, s): partial(llc_at, setting, pat[fav].seed(s), data.train, sgld(), seed=4, weights=h[fav]) for fav in pat for s in (s_n, s_e)},
+                       pool)
 print(f"{'':22s} | {'seed ' + str(s_n) + ' (Nested-like)':>30s} | {'seed ' + str(s_e) + ' (Equal-Count-like)':>30s}")
 rows = {"baseline": (base, {s: lam[s] for s in (s_n, s_e)})}
 rows.update({f"favour {fav}": (pat[fav], {s: after[fav, s] for s in (s_n, s_e)}) for fav in pat})
@@ -354,9 +365,8 @@ print(f"λ̂(Nested-like seed) − λ̂(Equal-Count-like seed): baseline {d_base
 
 # %%
 naive = {}
-for name, fav in (("balanced", "equal_count"), ("unbalanced, D_L < 0", "nested")):
-    w = torch.where(groups[name], 4.0, 1.0)
-    res = train_seeds(setting, data, init, weights=w / w.mean())
+for name, fav in NAIVE.items():
+    res = naive_jobs[name].result()  # queued with the baseline
     ok = classify(res) != STUCK
     naive[name] = shift_test(base.ood_rate[fitted], res.ood_rate[ok], alt[fav])
     print(f"{name} ×4 (intended: favour {fav}), fitted {int(ok.sum())}/{P['seeds']}: {naive[name]}")
@@ -427,13 +437,16 @@ for name, m in groups.items():
 
 # %%
 DELTA = 0.5
+hg = {name: group_perturbation(m, DELTA) for name, m in groups.items()}
+fd = parallel_calls({(s, name): partial(llc_at, setting, base.seed(s), data.train, sgld(), seed=2, weights=hg[name].float())
+                     for s in (s_n, s_e) for name in groups}, pool)
+pool.shutdown()  # the chapter's last run
 fd_rows = []
 for s in (s_n, s_e):
-    for name, m in groups.items():
-        hg = group_perturbation(m, DELTA)
-        measured = llc_at(setting, base.seed(s), data.train, sgld(), seed=2, weights=hg.float()).mean - check[USED, s].mean
-        pred, pred_se = directional(resp[s], hg - 1)
-        fd_rows.append(dict(seed=s, group=name, predicted=pred, se=pred_se, covariance_only=float(resp[s].covariance @ (hg - 1)), measured=measured))
+    for name in groups:
+        measured = fd[s, name].mean - check[USED, s].mean
+        pred, pred_se = directional(resp[s], hg[name] - 1)
+        fd_rows.append(dict(seed=s, group=name, predicted=pred, se=pred_se, covariance_only=float(resp[s].covariance @ (hg[name] - 1)), measured=measured))
 print(f"{'anchor':>8s} {'group':>20s} | {'full response':>16s} | {'covariance only':>15s} | {'measured':>8s}")
 for r in fd_rows:
     print(f"{r['seed']:>8d} {r['group']:>20s} | {r['predicted']:+8.2f} ± {r['se']:4.2f} | {r['covariance_only']:+15.2f} | {r['measured']:+8.2f}")

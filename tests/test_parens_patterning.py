@@ -3,6 +3,7 @@ cases for the estimators and statistics, and a small end-to-end run of the sampl
 from __future__ import annotations
 
 import itertools
+from functools import partial
 import math
 
 import pytest
@@ -14,7 +15,7 @@ from patterning_core.parens.data import ParensDataConfig, make_parens_data, to_s
 from patterning_core.parens.patterning import (EQUAL_COUNT, MIDDLE, NESTED, STUCK, ParensSetting, SeedResults, classify, data_table,
                                                extremes, init_seeds, llc_at, log_odds, loss_chi, loss_susceptibility, normalize,
                                                paired_shift, pattern_weights, shift_test, spread, string_groups, susceptibility_gap,
-                                               train_seeds)
+                                               parallel_calls, train_seeds, worker_pool)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors (fixture in conftest.py)
@@ -123,6 +124,30 @@ def test_train_seeds_is_reproducible_and_responds_to_weights(tiny):
     other = train_seeds(setting, data, init, weights=h)
     assert not torch.equal(other.params["head.weight"], res.params["head.weight"])
     assert res.ood_rate.shape == res.train_acc.shape == (2,)
+
+
+def test_worker_pool_gives_the_same_numbers(tiny):
+    """Spawned workers (one thread each, like the chapter) train bit-identically to this process, and
+    parallel_calls keeps the keys' order; off the CPU the executor runs each call in place and hands back
+    its error as a pool would."""
+    setting, data, init, res = tiny
+    h = torch.linspace(0.2, 1.8, 24)
+    pool = worker_pool("cpu", workers=2)
+    try:
+        far = parallel_calls({"weighted": partial(train_seeds, setting, data, init, weights=h),
+                              "plain": partial(train_seeds, setting, data, init)}, pool)
+    finally:
+        pool.shutdown()
+    assert list(far) == ["weighted", "plain"]
+    here = train_seeds(setting, data, init, weights=h)
+    for k in here.params:
+        assert torch.equal(far["weighted"].params[k], here.params[k]) and torch.equal(far["plain"].params[k], res.params[k])
+    assert torch.equal(far["weighted"].ood_rate, here.ood_rate) and torch.equal(far["weighted"].train_loss, here.train_loss)
+    inline = worker_pool("cuda")  # a string is enough: nothing touches the device here
+    assert torch.equal(inline.submit(train_seeds, setting, data, init).result().ood_rate, res.ood_rate)
+    assert torch.equal(parallel_calls({0: partial(train_seeds, setting, data, init)})[0].ood_rate, res.ood_rate)
+    with pytest.raises(ValueError, match="weights"):
+        inline.submit(train_seeds, setting, data, init, weights=torch.ones(5)).result()
 
 
 def test_loss_susceptibility_and_llc_run_end_to_end(tiny):

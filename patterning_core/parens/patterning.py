@@ -6,6 +6,8 @@ holds the chapter's helpers around the core library:
 
 * :class:`ParensSetting`, :func:`init_seeds`, :func:`train_seeds` - many seeds trained as one
   computation with :func:`~patterning_core.training.train`, each scored on train, test and OOD;
+  :func:`worker_pool` and :func:`parallel_calls` share such trainings (and SGLD runs) among
+  worker processes, one per core;
 * :func:`classify`, :func:`spread`, :func:`extremes` - stuck or fitted, Nested-like / middle /
   Equal-Count-like by the OOD "balanced" rate, and which seeds to sample at;
 * :func:`loss_susceptibility` - one SGLD run at a solution giving its LLC and the
@@ -28,8 +30,10 @@ the recorded per-string losses at each draw, not the minibatch loss the sampler 
 from __future__ import annotations
 
 import math
+import multiprocessing
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Sequence
+from typing import Callable, Literal, NamedTuple, Sequence, TypeVar
 
 import torch
 from scipy.stats import mannwhitneyu, wilcoxon
@@ -44,6 +48,7 @@ from ..susceptibility import susceptibilities_from_traces
 from ..training import TrainConfig, init_params, train
 
 Params = dict[str, Tensor]
+K, T = TypeVar("K"), TypeVar("T")
 
 STUCK, NESTED, MIDDLE, EQUAL_COUNT = 0, 1, 2, 3  # seed classes
 CLASS_NAMES = {STUCK: "stuck", NESTED: "Nested-like", MIDDLE: "middle", EQUAL_COUNT: "Equal-Count-like"}
@@ -100,6 +105,46 @@ def train_seeds(setting: ParensSetting, data: ParensData, init: Params, weights:
     base = base_model(setting, init)
     result = train(base, per_sample_loss, data.train, config=setting.train, params=init, weights=weights, seed=seed, progress=False)
     return score(setting, result.params, data)
+
+
+class _Inline(Executor):
+    """An executor that runs each call at submit, in this process (the fallback off the CPU)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # handed to whoever asks for the result, as a pool would
+            future.set_exception(e)
+        return future
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # as the chapter's own process: the same numbers, bit for bit
+
+
+def worker_pool(device: torch.device | str, workers: int = 1) -> Executor:
+    """Where :func:`train_seeds`, :func:`llc_at` and :func:`loss_susceptibility` can run while the caller
+    goes on: ``pool.submit(train_seeds, ...)``, or :func:`parallel_calls`.
+
+    On the CPU, a pool of ``workers`` spawned processes with one torch thread each, which share the
+    queued runs among the cores (the runs are independent and seeded: their results do not depend on
+    where they run). On any other device, an executor that runs each call at once in this process
+    (one accelerator is not shared between processes).
+    """
+    if torch.device(device).type != "cpu":
+        return _Inline()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread)
+
+
+def parallel_calls(calls: dict[K, Callable[[], T]], pool: Executor | None = None) -> dict[K, T]:
+    """Evaluate ``calls`` (key -> a picklable call without arguments, e.g. ``functools.partial(llc_at, ...)``)
+    on ``pool`` (:func:`worker_pool`; ``None``: here, one after another), the results in the keys'
+    order. Seeded calls give the same numbers wherever they run."""
+    if pool is None:
+        return {k: call() for k, call in calls.items()}
+    jobs = {k: pool.submit(call) for k, call in calls.items()}
+    return {k: job.result() for k, job in jobs.items()}
 
 
 def classify(results: SeedResults, fit: float = 0.99, nested_below: float = 0.1, ec_above: float = 0.6) -> Tensor:
