@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.stats import mannwhitneyu
+from scipy.stats import mannwhitneyu, spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lm_ctx64_control import (CHECKPOINTS, ControlConfig, checkpoint_path, load_pool, pc2_weights_path,  # noqa: E402
@@ -102,6 +102,25 @@ def sgld_check(model: AttnOnlyTransformer, sgld_tokens: torch.Tensor, obs: torch
             "k": dict(zip(labels, k.tolist())), "cos": dict(zip(labels, cos.tolist())), "modes": modes_}, sampled, U[:, 1] / rms)
 
 
+def compare_draws(base: str, step: int, draw: int) -> dict:
+    """Pearson and Spearman correlation of the SGLD Induce score of contexts ``draw`` with that of draw 0, over every
+    training context, added to ``results/lm/<base>_pc2_step<step>_sgld<draw>.json`` (with its own provenance): does a
+    new draw of contexts give the same weight vector?"""
+    if draw < 1:
+        raise ValueError(f"--compare-draws needs --sgld-draw >= 1, got {draw}")
+    z0 = torch.load(pc2_weights_path(base + "_sgld", step), weights_only=True)["score"]
+    z1 = torch.load(pc2_weights_path(base + f"_sgld{draw}", step), weights_only=True)["score"]
+    out = ROOT / "results" / "lm" / f"{base}_pc2_step{step}_sgld{draw}.json"
+    res = json.loads(out.read_text())
+    t0 = time.time()
+    res["score_vs_draw0"] = {"pearson": float(np.corrcoef(z0.numpy(), z1.numpy())[0, 1]), "spearman": float(spearmanr(z0.numpy(), z1.numpy())[0]),
+                             "contexts": len(z0), "provenance": provenance(time.time() - t0)}
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"draw {draw} vs draw 0, Induce score over {len(z0)} contexts: Pearson {res['score_vs_draw0']['pearson']:+.3f}, "
+          f"Spearman {res['score_vs_draw0']['spearman']:+.3f} -> {out}")
+    return res["score_vs_draw0"]
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", default="ctx64_long", help="stem of the long baseline run's JSON in results/lm/")
@@ -118,8 +137,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sgld-draws", type=int, default=200, help="draws per chain of the SGLD cross-check")
     p.add_argument("--sgld-draw", type=int, default=0, help="which draw of contexts (and SGLD seed) the SGLD cross-check uses; "
                    "0 writes the '_sgld' files, d > 0 '_sgld<d>'")
+    p.add_argument("--compare-draws", action="store_true", help="only record, in the --sgld-draw file, the correlation of its Induce "
+                   "score with draw 0's (both weight files must exist)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    if args.compare_draws:
+        compare_draws(args.base, args.step, args.sgld_draw)
+        return
     t0 = time.time()
     cfg = ControlConfig(data_dir=args.data_dir)
     cfg = replace(cfg, model=replace(cfg.model, n_ctx=args.n_ctx))

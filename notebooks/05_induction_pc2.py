@@ -312,16 +312,21 @@ fig.tight_layout()
 # this size that is an offline run (`experiments/lm_ctx64_pc2.py --sgld-chains 8`, committed): at the
 # same step-4000 checkpoint, 8 chains per head × 200 draws after a burn-in of 5 relaxation times
 # $5/(\varepsilon\gamma)$, on 16 observable contexts, compared head by head with the leading order on the same
-# contexts, and its own PC2.
+# contexts, and its own PC2. Session 8 repeats the whole computation on a second draw of observable and
+# probe contexts, with a new SGLD seed (`--sgld-draw 1`), to see whether the weight vector it gives is the same.
 
 # %%
-sg = json.loads(Path("../results/lm/ctx256_branch_pc2_step4000_sgld.json").read_text())
-print(f"SGLD ({sg['config']['num_chains']} chains/head × {sg['config']['num_draws']} draws, burn-in {sg['config']['num_burnin']}): "
-      f"k per head {np.round(list(sg['k'].values()), 2).tolist()}, cos {np.round(list(sg['cos'].values()), 3).tolist()}")
-for m in sg["modes"][:3]:
-    print(f"  SGLD PC{m['mode']}: top loadings {m['top2']}, pairs PT and IH: {m['pairs_pt_ih']}, AUC of induction-pattern tokens {m['auc_induction_tokens']:.3f}")
-print(f"  its Induce score vs the true share: corr {sg['corr_score_share']:+.2f}; share moved ×{sg['weights']['induce_sgld']['share_ratio']:.2f} / "
-      f"×{sg['weights']['repress_sgld']['share_ratio']:.2f}  [{sg['provenance']['commit'][:7]}, {sg['provenance']['date_utc'][:10]}]")
+sg = json.loads(Path("../results/lm/ctx256_branch_pc2_step4000_sgld.json").read_text())  # draw 0 of the contexts
+sg1_path = Path("../results/lm/ctx256_branch_pc2_step4000_sgld1.json")  # draw 1 (session 8), where committed
+sg1 = json.loads(sg1_path.read_text()) if sg1_path.exists() else None
+for d, r in enumerate([sg] + ([sg1] if sg1 else [])):
+    print(f"draw {d}: SGLD ({r['config']['num_chains']} chains/head × {r['config']['num_draws']} draws, burn-in {r['config']['num_burnin']}): "
+          f"k per head {np.round(list(r['k'].values()), 2).tolist()}, cos {np.round(list(r['cos'].values()), 3).tolist()}")
+    for m in r["modes"][:3]:
+        print(f"  SGLD PC{m['mode']}: top loadings {m['top2']}, pairs PT and IH: {m['pairs_pt_ih']}, AUC of induction-pattern tokens {m['auc_induction_tokens']:.3f}")
+    print(f"  its Induce score vs the true share: corr {r['corr_score_share']:+.2f}; share moved ×{r['weights']['induce_sgld']['share_ratio']:.2f} / "
+          f"×{r['weights']['repress_sgld']['share_ratio']:.2f}  [{r['provenance']['commit'][:7]}, {r['provenance']['date_utc'][:10]}]"
+          + (f"; vs draw 0's score: Pearson {r['score_vs_draw0']['pearson']:+.3f}, Spearman {r['score_vs_draw0']['spearman']:+.3f}" if "score_vs_draw0" in r else ""))
 
 # %% [markdown]
 # ## From PC2 to training weights
@@ -400,7 +405,8 @@ for k in CONDS:
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 3.4))
 style = {"baseline": ("k", "-"), "induce": ("tab:green", "-"), "repress": ("tab:red", "-"), "induce_sgld": ("tab:olive", "-."),
-         "repress_sgld": ("tab:purple", "-."), "oracle_up": ("tab:green", ":"), "oracle_down": ("tab:red", ":"), "shuffled": ("0.5", "--")}
+         "repress_sgld": ("tab:purple", "-."), "oracle_up": ("tab:green", ":"), "oracle_down": ("tab:red", ":"), "shuffled": ("0.5", "--"),
+         "induce_sgld1": ("tab:olive", ":"), "repress_sgld1": ("tab:purple", ":")}  # "_sgld1": a second draw of contexts
 for k in CONDS:
     c, ls = style[k]
     for j, sd in enumerate(SEEDS):
@@ -426,7 +432,8 @@ fig.tight_layout()
 long_path = Path("../results/lm/ctx256_long.json")
 long_runs = json.loads(long_path.read_text())["runs"] if long_path.exists() else {}
 LONG_END = 13000  # last step of these runs: not formed by then counts as LONG_END + 1
-LONG_CONDS = tuple(k for k in ("baseline", "induce_sgld", "repress_sgld", "oracle_up") if k in long_runs)
+LONG_CONDS = tuple(k for k in ("baseline", "induce_sgld", "repress_sgld", "oracle_up", "shuffled", "induce_sgld1", "repress_sgld1")
+                   if k in long_runs)  # session 7's four, then session 8's three
 
 
 def long_after(k: str, threshold: float) -> np.ndarray:
@@ -547,16 +554,33 @@ def sgld_text(k: str) -> str:
 
 def long_claims() -> list:
     """The pre-registered reading of the runs to 0.3 on fresh batch orders (results/lm/README.md, session 7)."""
-    if set(LONG_CONDS) != {"baseline", "induce_sgld", "repress_sgld", "oracle_up"}:
+    if not {"baseline", "induce_sgld", "repress_sgld", "oracle_up"} <= set(LONG_CONDS):
         return [Claim("At the issue's 0.3, fresh batch orders: SGLD-PC2 Induce earlier and Repress later than Baseline",
                       "not committed (make lm-retraining-long)", False, float("nan"))]
     show = lambda v: "[" + ", ".join(f"> {LONG_END - 4000}" if x > LONG_END - 4000 else str(int(x)) for x in v) + "]"
     a = {k: long_after_[k, 0.3] for k in LONG_CONDS}
     a1 = {k: long_after_[k, 0.1] for k in LONG_CONDS}
     up = bool(a["oracle_up"].max() < a["baseline"].min())
-    ind, rep = bool(a["induce_sgld"].max() < a["baseline"].min()), bool(a["repress_sgld"].min() > a["baseline"].max())
+    # Rule R2 (session 8): if weighting alone (shuffled) delays formation beyond every Baseline run, "later" is read
+    # against shuffled too; a censored run (> window) is later than nothing that is censored as well.
+    slow = "shuffled" in a and bool(a["shuffled"].min() > a["baseline"].max())
+    later_ref = max(a["baseline"].max(), a["shuffled"].max()) if slow else a["baseline"].max()
+    later = lambda k: bool(a[k].min() > later_ref)
+    ind, rep = bool(a["induce_sgld"].max() < a["baseline"].min()), later("repress_sgld")
     gain = float(a["baseline"].mean() - a["oracle_up"].mean())
-    frac = float(a["baseline"].mean() - a["induce_sgld"].mean()) / gain if gain > 0 else float("nan")
+    frac = lambda k: float(a["baseline"].mean() - a[k].mean()) / gain if gain > 0 else float("nan")
+    ref = f" and shuffled {show(a['shuffled'])} (R2: weighting alone delays formation, so later is read against it too)" if slow else ""
+    session8 = [] if not {"shuffled", "induce_sgld1", "repress_sgld1"} <= set(LONG_CONDS) else [
+        Claim("At 0.3: permuted weights (shuffled) form within Baseline's spread, so weighting alone costs little",
+              f"steps from step 4000 to 0.3: shuffled {show(a['shuffled'])}, Baseline {show(a['baseline'])}; at 0.1: shuffled "
+              f"{show(a1['shuffled'])}, Baseline {show(a1['baseline'])}", not slow, float(a["shuffled"].mean())),
+        Claim("At 0.3, a second draw of contexts (new SGLD-PC2 weights): Induce earlier and Repress later (rule R1)",
+              f"steps from step 4000 to 0.3: Induce {show(a['induce_sgld1'])}, Repress {show(a['repress_sgld1'])}, Baseline "
+              f"{show(a['baseline'])}{ref}; Induce's gain {frac('induce_sgld1'):.2f} of the oracle's; at 0.1: Induce "
+              f"{show(a1['induce_sgld1'])}, Repress {show(a1['repress_sgld1'])}; its Induce score correlates "
+              f"{sg1['score_vs_draw0']['pearson']:+.2f} with draw 0's",
+              bool(a["induce_sgld1"].max() < a["baseline"].min()) and later("repress_sgld1"), float(a["baseline"].mean() / a["induce_sgld1"].mean())),
+    ]
     return [
         Claim("At the issue's 0.3, fresh batch orders: weights that know the answer (oracle ↑) form earlier than Baseline",
               f"steps from step 4000 to 0.3: oracle ↑ {show(a['oracle_up'])}, Baseline {show(a['baseline'])}",
@@ -564,9 +588,9 @@ def long_claims() -> list:
         Claim("At the issue's 0.3, fresh batch orders: SGLD-PC2 Induce earlier and Repress later than Baseline",
               f"steps from step 4000 to 0.3: Induce {show(a['induce_sgld'])}, Repress {show(a['repress_sgld'])}, "
               f"Baseline {show(a['baseline'])} (> {LONG_END - 4000}: not formed in the window); ratio Baseline/Induce {float(a['baseline'].mean() / a['induce_sgld'].mean()):.2f}, Induce's gain "
-              f"{frac:.2f} of the oracle's; at 0.1: Induce {show(a1['induce_sgld'])}, Repress {show(a1['repress_sgld'])}, Baseline "
-              f"{show(a1['baseline'])}; earlier: {ind}, later: {rep}", ind and rep, float(a["baseline"].mean() / a["induce_sgld"].mean())),
-    ]
+              f"{frac('induce_sgld'):.2f} of the oracle's; at 0.1: Induce {show(a1['induce_sgld'])}, Repress {show(a1['repress_sgld'])}, Baseline "
+              f"{show(a1['baseline'])}{ref}; earlier: {ind}, later: {rep}", ind and rep, float(a["baseline"].mean() / a["induce_sgld"].mean())),
+    ] + session8
 
 
 save_claims("05_induction_pc2", preset, [
