@@ -53,7 +53,7 @@ from pathlib import Path
 
 from patterning_core import SGLDConfig, resolve_device
 from patterning_core.parens.data import ParensDataConfig, make_parens_data, to_device, to_string
-from patterning_core.parens.llc_target import beats_permuted, compare_arms, group_perturbation, load_arm, sign_gate
+from patterning_core.parens.llc_target import beats_permuted, compare_arms, group_perturbation, issue_verdict, load_arm, sign_gate
 from patterning_core.llc import directional
 from patterning_core.parens.patterning import (CLASS_NAMES, STUCK, ParensSetting, worker_pool, classify, data_table, extremes,
                                                init_seeds, llc_at, log_odds, loss_susceptibility, normalize, paired_shift,
@@ -684,10 +684,11 @@ def step_claim(label: str, fav: str) -> tuple[str, bool, float]:
         return f"not run on the {label} seeds ({why})", False, float("nan")
     gate = gates.get("retuned")
     after_gate = " — trained after the sign-check gate failed (Amendments 2 and 6: for the record)" if gate is not None and not gate.passed else ""
-    sign = -1 if fav == "nested" else 1
-    ok = controls_ok and row["p"] < ALPHA and sign * (row["median_treated"] - row["median_baseline"]) >= 0.05 and pb is not None and pb < ALPHA
+    controls = [table.get((label, a)) for a in ("ctrl_nested", "ctrl_ec")]
+    v = issue_verdict(row, pb, controls, fav, ALPHA)
     return (f"{label} seeds {row['seeds'].start}–{row['seeds'].stop - 1}: n {row['n']}, median {row['median_baseline']:.3f} → {row['median_treated']:.3f}, Wilcoxon p = {row['p']:.2g}, "
-            f"beats permuted p = {pb if pb is None else f'{pb:.2g}'}, controls replicate: {controls_ok}{after_gate}"), ok, row["p"]
+            f"beats permuted p = {pb if pb is None else f'{pb:.2g}'}, controls replicate on these seeds: "
+            f"{all(r is not None and r['p'] < ALPHA for r in controls)}{after_gate}"), bool(v and v.selects), row["p"]
 
 
 # %%
@@ -726,16 +727,14 @@ def reversed_claim(target: str) -> tuple[str, bool, float]:
     ctrl = [table.get(("fresh", a)) for a in ("ctrl_nested", "ctrl_ec")]
     if row is None or pb is None or None in ctrl:
         return "not run on the fresh seeds 1128–1255 (Amendment 4)", False, float("nan")
-    ctrl_ok = all(r["p"] < ALPHA for r in ctrl)
-    sign = -1 if target == "nested" else 1
-    shift = sign * (row["median_treated"] - row["median_baseline"])
-    direction = row["p"] < ALPHA and pb < ALPHA and ctrl_ok
-    verdict = ("selects" if direction and shift >= 0.05 else "the reversal replicates, below the 0.05 median shift" if direction
+    v = issue_verdict(row, pb, ctrl, target, ALPHA)  # the arm's rows, read in the reversed direction
+    shift, direction = v.shift, v.moves
+    verdict = ("selects" if v.selects else "the reversal replicates, below the 0.05 median shift" if direction
                else "the reversal does not replicate")
     towards = "Equal-Count" if target == "nested" else "Nested"
     return (f"fresh seeds {row['seeds'].start}–{row['seeds'].stop - 1}, arm step_{fav}_1.6 (the step towards {towards}, read reversed): n {row['n']}, median "
             f"{row['median_baseline']:.3f} → {row['median_treated']:.3f} (shift {shift:+.3f} the predicted way), Wilcoxon p = {row['p']:.2g}, "
-            f"beats permuted p = {pb:.2g}, controls p = {ctrl[0]['p']:.2g} / {ctrl[1]['p']:.2g}: {verdict}"), direction and shift >= 0.05, row["p"]
+            f"beats permuted p = {pb:.2g}, controls p = {ctrl[0]['p']:.2g} / {ctrl[1]['p']:.2g}: {verdict}"), v.selects, row["p"]
 
 
 for target, what in (("nested", "lowers"), ("ec", "raises")):
@@ -748,8 +747,7 @@ for fav, what in (("nested", "lowers"), ("ec", "raises")):
         claims.append(Claim(f"Posterior-oriented arm (SGLD continuation): the step (dose ln 2) {what} the OOD rate (development seeds)",
                             "not committed (results/parens/arm_post_*.json)", False, float("nan")))
         continue
-    sign = -1 if fav == "nested" else 1
-    ok = all(r["p"] < ALPHA for r in post_ctrl) and row["p"] < ALPHA and pb < ALPHA and sign * (row["median_treated"] - row["median_baseline"]) >= 0.05
+    ok = issue_verdict(row, pb, post_ctrl, fav, ALPHA).selects
     claims.append(Claim(f"Posterior-oriented arm (SGLD continuation): the step (dose ln 2) {what} the OOD rate (development seeds)",
                         f"seeds {row['seeds'].start}–{row['seeds'].stop - 1}, 500 unlocalized SGLD steps at nβ 5000 from the SGD end: n {row['n']}, "
                         f"median {row['median_baseline']:.3f} → {row['median_treated']:.3f}, Wilcoxon p = {row['p']:.2g}, beats permuted p = {pb:.2g}, "

@@ -10,7 +10,7 @@ import torch
 
 from patterning_core.parens.data import ParensDataConfig, from_strings, make_parens_data
 from patterning_core.parens.llc_target import (PERM_SEEDS, arm_weights, beats_permuted, compare_arms, control_weights, dose_weights, group_perturbation,
-                                               load_arm, outcome_classes, permuted, seed_range, sign_gate)
+                                               issue_verdict, load_arm, outcome_classes, permuted, seed_range, sign_gate)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -94,3 +94,22 @@ def test_arm_weights_permutes_a_step_dose_that_step_json_has_no_permutation_of(t
     assert not torch.equal(w, torch.tensor(step.tolist()))
     with pytest.raises(KeyError, match="perm_nested_1.6"):
         arm_weights("perm_nested_1.6", None, f)  # no step_nested_1.6 to permute
+
+
+def test_issue_verdict_reads_the_claims_rule():
+    """✓ needs p < α the intended way, a beaten permuted control, every positive control, and a 0.05 median shift."""
+    row = lambda p, b, t: {"p": p, "median_baseline": b, "median_treated": t}
+    ok = [row(1e-9, 0.3, 0.1), row(1e-9, 0.3, 1.0)]
+    v = issue_verdict(row(1e-4, 0.36, 0.30), 1e-3, ok, "nested")
+    assert v.moves and v.selects and abs(v.shift - 0.06) < 1e-12
+    small = issue_verdict(row(1e-4, 0.36, 0.33), 1e-3, ok, "nested")
+    assert small.moves and not small.selects and abs(small.shift - 0.03) < 1e-12
+    assert issue_verdict(row(1e-4, 0.30, 0.36), 1e-3, ok, "ec").selects  # up is the Equal-Count way
+    assert issue_verdict(row(1e-4, 0.30, 0.36), 1e-3, ok, "nested").shift < 0
+    assert not issue_verdict(row(1e-4, 0.36, 0.30), 0.2, ok, "nested").moves  # permuted control not beaten
+    assert not issue_verdict(row(1e-4, 0.36, 0.30), 1e-3, [ok[0], row(0.3, 0.3, 0.31)], "nested").moves  # a control failed
+    assert not issue_verdict(row(0.03, 0.36, 0.30), 1e-3, ok, "nested").moves  # p above α = 0.025
+    assert issue_verdict(None, 1e-3, ok, "nested") is None and issue_verdict(row(1e-4, 0.3, 0.2), None, ok, "nested") is None
+    assert issue_verdict(row(1e-4, 0.3, 0.2), 1e-3, [None, ok[1]], "nested") is None
+    with pytest.raises(ValueError, match="favour"):
+        issue_verdict(row(1e-4, 0.3, 0.2), 1e-3, ok, "equal_count")

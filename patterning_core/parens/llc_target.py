@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import torch
 from torch import Tensor
@@ -168,6 +168,29 @@ def beats_permuted(step_row: dict, perm_row: dict, alternative: str) -> float:
     from scipy.stats import mannwhitneyu
 
     return float(mannwhitneyu(step_row["changes"].numpy(), perm_row["changes"].numpy(), alternative=alternative).pvalue)
+
+
+class Verdict(NamedTuple):
+    """Issue 18's criterion for one arm in one direction (``selects`` is its ✓)."""
+
+    moves: bool  # Wilcoxon p < alpha the intended way, beating the permuted control at p < alpha, both positive controls at p < alpha
+    shift: float  # change of the median OOD rate, signed so that > 0 is the intended way
+    selects: bool  # moves, by at least min_shift in the median
+
+
+def issue_verdict(row: dict | None, beats_p: float | None, controls: Sequence[dict | None], favour: str,
+                  alpha: float = 0.025, min_shift: float = 0.05) -> Verdict | None:
+    """The claim's rule: ``row`` (:func:`compare_arms`) moves the OOD rate towards ``favour`` ("nested": down,
+    "ec": up) at p < ``alpha``, beats its permuted control (``beats_p``, :func:`beats_permuted`) at p < ``alpha``,
+    the ``controls`` rows of the same seeds all hold at p < ``alpha``, and the median moves by ≥ ``min_shift``.
+    ``None`` when any input was not run."""
+    if favour not in ("nested", "ec"):
+        raise ValueError(f"favour must be 'nested' or 'ec', got {favour!r}")
+    if row is None or beats_p is None or any(r is None for r in controls):
+        return None
+    shift = (-1 if favour == "nested" else 1) * (row["median_treated"] - row["median_baseline"])
+    moves = row["p"] < alpha and beats_p < alpha and all(r["p"] < alpha for r in controls)
+    return Verdict(bool(moves), float(shift), bool(moves and shift >= min_shift))
 
 
 def fit_accuracy(params: Params, data: ParensData, weights: Tensor | None, setting: ParensSetting = SETTING) -> Tensor:
