@@ -102,7 +102,8 @@ LMLONG := $(LM256) --start-step 4000 --base ctx256_branch --base-seed 0 --max-st
 # Session 7's twelve runs, then session 8's: the shuffled control and the SGLD PC2 of a second draw of contexts (_sgld1).
 LMRUNS ?= baseline:3 induce_sgld:3 repress_sgld:3 baseline:4 induce_sgld:4 repress_sgld:4 baseline:5 induce_sgld:5 repress_sgld:5 \
   oracle_up:3 oracle_up:4 oracle_up:5 \
-  shuffled:3 shuffled:4 shuffled:5 induce_sgld1:3 repress_sgld1:3 induce_sgld1:4 repress_sgld1:4 induce_sgld1:5 repress_sgld1:5
+  shuffled:3 shuffled:4 shuffled:5 induce_sgld1:3 repress_sgld1:3 induce_sgld1:4 repress_sgld1:4 induce_sgld1:5 repress_sgld1:5 \
+  oracle_down:3 oracle_down:4 oracle_down:5
 LMSGLD := --base ctx256_branch --step 4000 --data-dir data/lm --n-ctx 256 --ih 1 --pt 1 --sgld-chains 8 --sgld-draws 200 --obs 16
 .PHONY: lm-retraining lm-retraining-long lm-ctx64-long
 lm-retraining: venv
