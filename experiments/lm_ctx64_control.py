@@ -226,7 +226,7 @@ def provenance(wall: float) -> dict:
             "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "wall_seconds": round(wall, 1),
             "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "command": "experiments/lm_ctx64_control.py " + " ".join(sys.argv[1:])}
+            "command": " ".join([f"experiments/{Path(sys.argv[0]).name}", *sys.argv[1:]])}  # the script that ran, pc2 included
 
 
 def load_results(path: Path, cfg: ControlConfig) -> dict:
