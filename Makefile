@@ -99,7 +99,7 @@ gpu-check: venv
 LM256 := --data-dir data/lm --n-ctx 256 --batch-size 8
 LMBRANCH := $(LM256) --start-step 4000 --base ctx256_branch --base-seed 0 --max-steps 8000 --threshold 0.3 --seeds 0 1 2
 LMLONG := $(LM256) --start-step 4000 --base ctx256_branch --base-seed 0 --max-steps 13000 --threshold 0.3
-# Session 7's twelve runs, then session 8's: the shuffled control and the SGLD PC2 of a second draw of contexts (_sgld1).
+# Session 7's twelve runs, then session 8's: shuffled, the SGLD PC2 of a second draw of contexts (_sgld1) and oracle_down.
 LMRUNS ?= baseline:3 induce_sgld:3 repress_sgld:3 baseline:4 induce_sgld:4 repress_sgld:4 baseline:5 induce_sgld:5 repress_sgld:5 \
   oracle_up:3 oracle_up:4 oracle_up:5 \
   shuffled:3 shuffled:4 shuffled:5 induce_sgld1:3 repress_sgld1:3 induce_sgld1:4 repress_sgld1:4 induce_sgld1:5 repress_sgld1:5 \

@@ -102,17 +102,26 @@ def sgld_check(model: AttnOnlyTransformer, sgld_tokens: torch.Tensor, obs: torch
             "k": dict(zip(labels, k.tolist())), "cos": dict(zip(labels, cos.tolist())), "modes": modes_}, sampled, U[:, 1] / rms)
 
 
+def sgld_suffix(draw: int) -> str:
+    """Name suffix of the SGLD files of draw ``draw`` of the contexts: ``_sgld`` for draw 0, else ``_sgld<draw>``."""
+    return f"_sgld{draw or ''}"
+
+
+def sgld_result_path(base: str, step: int, draw: int) -> Path:
+    """The committed JSON of the SGLD cross-check on draw ``draw``."""
+    return ROOT / "results" / "lm" / f"{base}_pc2_step{step}{sgld_suffix(draw)}.json"
+
+
 def compare_draws(base: str, step: int, draw: int) -> dict:
     """Pearson and Spearman correlation of the SGLD Induce score of contexts ``draw`` with that of draw 0, over every
     training context, added to ``results/lm/<base>_pc2_step<step>_sgld<draw>.json`` (with its own provenance): does a
     new draw of contexts give the same weight vector?"""
     if draw < 1:
         raise ValueError(f"--compare-draws needs --sgld-draw >= 1, got {draw}")
-    z0 = torch.load(pc2_weights_path(base + "_sgld", step), weights_only=True)["score"]
-    z1 = torch.load(pc2_weights_path(base + f"_sgld{draw}", step), weights_only=True)["score"]
-    out = ROOT / "results" / "lm" / f"{base}_pc2_step{step}_sgld{draw}.json"
-    res = json.loads(out.read_text())
     t0 = time.time()
+    z0, z1 = (torch.load(pc2_weights_path(base + sgld_suffix(d), step), weights_only=True)["score"] for d in (0, draw))
+    out = sgld_result_path(base, step, draw)
+    res = json.loads(out.read_text())
     res["score_vs_draw0"] = {"pearson": float(np.corrcoef(z0.numpy(), z1.numpy())[0, 1]), "spearman": float(spearmanr(z0.numpy(), z1.numpy())[0]),
                              "contexts": len(z0), "provenance": provenance(time.time() - t0)}
     out.write_text(json.dumps(res, indent=1) + "\n")
@@ -181,12 +190,11 @@ def main(argv: list[str] | None = None) -> None:
             sgld, sampled, u2 = sgld_check(model, pool.train[-1024:], obs, probe, lead, n, ih, pt, labels, cfg_s, seed=d)
             zs = -linear_scores(model, sampled, u2.double(), pool.train)  # (n,) Induce along SGLD's PC2
             ws = {"induce_sgld": sequence_weights(zs, STRENGTH, MAX_RATIO), "repress_sgld": sequence_weights(zs, -STRENGTH, MAX_RATIO)}
-            stem = args.base + ("_sgld" if d == 0 else f"_sgld{d}")
-            torch.save({**ws, "score": zs}, pc2_weights_path(stem, args.step))
+            torch.save({**ws, "score": zs}, pc2_weights_path(args.base + sgld_suffix(d), args.step))
             sgld.update(base=args.base, step=args.step, draw=d, obs=args.obs, probe=args.probe, **{f"leading_order_draw{d}": per_mode},
                         corr_score_share=float(np.corrcoef(zs.numpy(), pool.shares.numpy())[0, 1]),
                         weights={k: weight_summary(pool.shares, v) for k, v in ws.items()}, provenance=provenance(time.time() - t0))
-            out = ROOT / "results" / "lm" / f"{args.base}_pc2_step{args.step}_sgld{d or ''}.json"
+            out = sgld_result_path(args.base, args.step, d)
             out.write_text(json.dumps(sgld, indent=1) + "\n")
             print(f"SGLD vs leading order: k {np.round(list(sgld['k'].values()), 2).tolist()}, cos {np.round(list(sgld['cos'].values()), 3).tolist()}; "
                   + "; ".join(f"PC{m['mode']} top {m['top2']} AUC {m['auc_induction_tokens']:.3f}" for m in sgld["modes"])
